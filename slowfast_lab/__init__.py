@@ -1,0 +1,16 @@
+"""slowfast-lab: an interactive workbench for learning and exploring SlowFast video networks."""
+
+from .complexity import Complexity, complexity
+from .config import PRESETS, ConfigError, SlowFastConfig, get_config
+from .model import (
+    FastOnly,
+    ShapeError,
+    SlowFast,
+    SlowOnly,
+    VideoNet,
+    build_model,
+    fold_batchnorm,
+    optimize_for_inference,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,299 @@
+"""SlowFast configuration: one dataclass, the paper's named presets, and the architecture table.
+
+The table (`pathway_spec`) is the paper's Table 1 written as data: the model (`model.py`) builds
+its layers from it and the complexity counter (`complexity.py`) counts them from it, so the two can
+never disagree about the architecture.
+
+Notation follows the paper: the Slow pathway sees T frames, one every tau raw frames; the Fast
+pathway sees alpha*T frames, one every tau/alpha raw frames, with beta = 1/beta_inv of the Slow
+pathway's channels. Feature shapes are {T, S^2, C} (Slow) and {alpha T, S^2, beta C} (Fast).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+FUSIONS = ("t_conv", "t_sample", "ttoc_sum", "ttoc_concat", "none")
+PATHWAYS = ("slowfast", "slow", "fast")
+STAGE_NAMES = ("res2", "res3", "res4", "res5")
+# Blocks per residual stage for the ResNet depths of the paper.
+DEPTH_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+
+
+class ConfigError(ValueError):
+    """A SlowFastConfig field (or a combination of fields) that cannot make a model."""
+
+
+@dataclass(frozen=True)
+class SlowFastConfig:
+    """Everything that defines a SlowFast / Slow-only / Fast-only network.
+
+    Attributes:
+        pathways: "slowfast" (both), "slow" (Slow-only) or "fast" (Fast-only).
+        depth: ResNet depth, 50 or 101 (bottleneck blocks (3,4,6,3) or (3,4,23,3)).
+        T: frames the Slow pathway sees.
+        tau: Slow temporal stride in raw frames (the raw clip is T*tau frames long).
+        alpha: frame-rate ratio Fast/Slow; the Fast pathway sees alpha*T frames.
+        beta_inv: channel ratio Slow/Fast; beta = 1/beta_inv.
+        fusion: lateral connection type, one of FUSIONS.
+        fusion_kernel: temporal kernel K of the T-conv lateral (5 for 4x16, 7 for 8x8 R50).
+        fusion_ratio: the T-conv lateral outputs fusion_ratio * beta*C channels (2 in the paper).
+        crop: training crop size; `predict` pools over crop/32 windows like PySlowFast's eval head.
+        num_classes: classifier outputs (400 for Kinetics-400).
+        dropout: dropout before the classifier.
+        width: Slow stem channels (64 in the paper); stage widths are 1x, 2x, 4x, 8x this.
+        stage_blocks: blocks per stage res2..res5; None means the depth's standard layout.
+        temporal_blocks: per stage, how many leading blocks get the temporal kernel (the rest get 1);
+            None means all. (3, 4, 6, 3) at depth 101 is PySlowFast's "R101_50_50" layout.
+    """
+
+    pathways: str = "slowfast"
+    depth: int = 50
+    T: int = 4
+    tau: int = 16
+    alpha: int = 8
+    beta_inv: int = 8
+    fusion: str = "t_conv"
+    fusion_kernel: int = 5
+    fusion_ratio: int = 2
+    crop: int = 224
+    num_classes: int = 400
+    dropout: float = 0.5
+    width: int = 64
+    stage_blocks: tuple[int, int, int, int] | None = None
+    temporal_blocks: tuple[int, int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("stage_blocks", "temporal_blocks"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(int(v) for v in value))
+        validate(self)
+
+    # Derived quantities, named as in the paper.
+    @property
+    def beta(self) -> float:
+        return 1.0 / self.beta_inv
+
+    @property
+    def fast_frames(self) -> int:
+        """alpha*T: frames the Fast pathway sees."""
+        return self.alpha * self.T
+
+    @property
+    def fast_stride(self) -> int:
+        """tau/alpha: the Fast pathway's temporal stride in raw frames."""
+        return self.tau // self.alpha
+
+    @property
+    def raw_frames(self) -> int:
+        """T*tau: the raw clip length both pathways cover."""
+        return self.T * self.tau
+
+    @property
+    def blocks(self) -> tuple[int, int, int, int]:
+        return self.stage_blocks or DEPTH_BLOCKS[self.depth]
+
+    @property
+    def has_slow(self) -> bool:
+        return self.pathways in ("slowfast", "slow")
+
+    @property
+    def has_fast(self) -> bool:
+        return self.pathways in ("slowfast", "fast")
+
+    def replace(self, **overrides) -> SlowFastConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **overrides)
+
+
+def validate(cfg: SlowFastConfig) -> None:
+    """Raise ConfigError naming the field and a value that would work."""
+    if cfg.pathways not in PATHWAYS:
+        raise ConfigError(f"pathways={cfg.pathways!r} is not one of {PATHWAYS}")
+    if cfg.fusion not in FUSIONS:
+        raise ConfigError(f"fusion={cfg.fusion!r} is not one of {FUSIONS}")
+    if cfg.stage_blocks is None and cfg.depth not in DEPTH_BLOCKS:
+        raise ConfigError(
+            f"depth={cfg.depth} is not supported: use 50 or 101 (or give stage_blocks=(3, 4, 6, 3))"
+        )
+    if cfg.stage_blocks is not None and (
+        len(cfg.stage_blocks) != 4 or min(cfg.stage_blocks) < 1
+    ):
+        raise ConfigError(
+            f"stage_blocks={cfg.stage_blocks} must give 4 positive block counts (res2..res5)"
+        )
+    if cfg.temporal_blocks is not None and len(cfg.temporal_blocks) != 4:
+        raise ConfigError(f"temporal_blocks={cfg.temporal_blocks} must give 4 counts (res2..res5)")
+    for name in ("T", "tau", "alpha", "beta_inv", "width", "num_classes", "fusion_ratio", "crop"):
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name}={value!r} must be a positive integer")
+    if cfg.tau % cfg.alpha != 0:
+        divisors = [a for a in range(1, cfg.tau + 1) if cfg.tau % a == 0]
+        raise ConfigError(
+            f"alpha={cfg.alpha} does not divide tau={cfg.tau}: the Fast pathway samples every "
+            f"tau/alpha raw frames, which must be a whole number. With tau={cfg.tau}, use alpha in "
+            f"{divisors}"
+        )
+    if cfg.fusion_kernel < 1 or cfg.fusion_kernel % 2 == 0:
+        raise ConfigError(
+            f"fusion_kernel={cfg.fusion_kernel} must be odd and positive (5 or 7 in the paper) so "
+            "that the T-conv lateral keeps T frames"
+        )
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise ConfigError(f"dropout={cfg.dropout} must be in [0, 1)")
+    if cfg.has_fast and cfg.width // cfg.beta_inv < 1:
+        raise ConfigError(
+            f"beta_inv={cfg.beta_inv} leaves the Fast pathway with no channels "
+            f"(width {cfg.width} // {cfg.beta_inv} = 0): use beta_inv <= {cfg.width}"
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# The architecture table (paper Table 1)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One residual stage of one pathway: `blocks` bottlenecks [Tx1^2, inner; 1x3^2, inner; 1x1^2, out].
+
+    The first `temporal_blocks` blocks use `temporal_kernel` in their first 1x1 conv, the rest 1.
+    The first block carries the spatial stride (on its 3x3 conv and its projection shortcut).
+    """
+
+    name: str
+    blocks: int
+    inner: int
+    out: int
+    temporal_kernel: int
+    temporal_blocks: int
+    spatial_stride: int
+
+    def kernel_of_block(self, j: int) -> int:
+        return self.temporal_kernel if j < self.temporal_blocks else 1
+
+
+@dataclass(frozen=True)
+class PathwaySpec:
+    """A pathway as data: its stem conv (temporal kernel x 7^2, `stem_channels`) and four stages."""
+
+    name: str  # "slow" or "fast"
+    stem_channels: int
+    stem_temporal_kernel: int
+    stages: tuple[StageSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def out_channels(self) -> int:
+        return self.stages[-1].out
+
+
+# Temporal kernel of the stem and of each stage's first 1x1 conv, per pathway (paper Table 1):
+# the Slow pathway uses temporal convolutions only in res4 and res5 ("non-degenerate" kernels),
+# the Fast pathway everywhere.
+TEMPORAL_KERNELS = {"slow": (1, 1, 1, 3, 3), "fast": (5, 3, 3, 3, 3)}
+
+
+def pathway_spec(cfg: SlowFastConfig, name: str) -> PathwaySpec:
+    """The stem and stages of the "slow" or "fast" pathway for a config.
+
+    Slow widths are width x (1; 1,4; 2,8; 4,16; 8,32) for (stem; res2..res5 inner,out);
+    Fast widths are those divided by beta_inv (integer division, as PySlowFast).
+    """
+    if name not in ("slow", "fast"):
+        raise ValueError(f"pathway name must be 'slow' or 'fast', not {name!r}")
+    div = 1 if name == "slow" else cfg.beta_inv
+    kernels = TEMPORAL_KERNELS[name]
+    temporal_blocks = cfg.temporal_blocks or cfg.blocks
+    stages = tuple(
+        StageSpec(
+            name=stage_name,
+            blocks=cfg.blocks[i],
+            inner=cfg.width * 2**i // div,
+            out=cfg.width * 4 * 2**i // div,
+            temporal_kernel=kernels[i + 1],
+            temporal_blocks=min(temporal_blocks[i], cfg.blocks[i]),
+            spatial_stride=1 if i == 0 else 2,
+        )
+        for i, stage_name in enumerate(STAGE_NAMES)
+    )
+    return PathwaySpec(name, cfg.width // div, kernels[0], stages)
+
+
+def lateral_channels(cfg: SlowFastConfig, fast_channels: int) -> int:
+    """Channels a lateral connection concatenates onto the Slow pathway (0 for sum / none).
+
+    t_conv: fusion_ratio * beta C (2 beta C in the paper); t_sample: beta C;
+    ttoc_concat: alpha * beta C; ttoc_sum and none add no channels.
+    """
+    if cfg.pathways != "slowfast":
+        return 0
+    return {
+        "t_conv": cfg.fusion_ratio * fast_channels,
+        "t_sample": fast_channels,
+        "ttoc_concat": cfg.alpha * fast_channels,
+        "ttoc_sum": 0,
+        "none": 0,
+    }[cfg.fusion]
+
+
+def fusion_points(cfg: SlowFastConfig) -> list[tuple[str, int, int]]:
+    """(name, slow channels, fast channels) at each lateral: fuse1..fuse4 after pool1, res2..res4."""
+    slow, fast = pathway_spec(cfg, "slow"), pathway_spec(cfg, "fast")
+    points = [("fuse1", slow.stem_channels, fast.stem_channels)]
+    for i in range(3):
+        points.append((f"fuse{i + 2}", slow.stages[i].out, fast.stages[i].out))
+    return points
+
+
+# ------------------------------------------------------------------------------------------------
+# Presets
+# ------------------------------------------------------------------------------------------------
+
+PRESETS: dict[str, SlowFastConfig] = {
+    # The paper's Kinetics-400 models (PySlowFast configs of the same names).
+    "slowfast_4x16_r50": SlowFastConfig(T=4, tau=16, alpha=8, beta_inv=8, fusion_kernel=5),
+    "slowfast_8x8_r50": SlowFastConfig(T=8, tau=8, alpha=4, beta_inv=8, fusion_kernel=7),
+    "slowfast_8x8_r101": SlowFastConfig(T=8, tau=8, alpha=4, depth=101, fusion_kernel=5),
+    "slowfast_16x8_r101_50_50": SlowFastConfig(
+        T=16, tau=8, alpha=4, depth=101, fusion_kernel=5, temporal_blocks=(3, 4, 6, 3)
+    ),
+    "slow_4x16_r50": SlowFastConfig(pathways="slow", T=4, tau=16, alpha=8),
+    "slow_8x8_r50": SlowFastConfig(pathways="slow", T=8, tau=8, alpha=4),
+    "fast_4x16_r50": SlowFastConfig(pathways="fast", T=4, tau=16, alpha=8),
+    # Small CPU-sized models for the lessons (MotionShapes, 64x64 clips): one block per stage,
+    # width 16, beta 1/4. See README for their cost.
+    "slowfast_tiny": SlowFastConfig(
+        T=4, tau=8, alpha=4, beta_inv=4, width=16, stage_blocks=(1, 1, 1, 1), crop=64,
+        num_classes=10, dropout=0.2, fusion_kernel=5,
+    ),
+    "slow_tiny": SlowFastConfig(
+        pathways="slow", T=4, tau=8, alpha=4, beta_inv=4, width=16, stage_blocks=(1, 1, 1, 1),
+        crop=64, num_classes=10, dropout=0.2,
+    ),
+    "fast_tiny": SlowFastConfig(
+        pathways="fast", T=4, tau=8, alpha=4, beta_inv=4, width=16, stage_blocks=(1, 1, 1, 1),
+        crop=64, num_classes=10, dropout=0.2,
+    ),
+}
+
+
+def get_config(name: str | SlowFastConfig = "slowfast_4x16_r50", **overrides) -> SlowFastConfig:
+    """A preset (by name) or a config, with any SlowFastConfig fields overridden.
+
+    >>> get_config("slowfast_8x8_r50", beta_inv=16).beta
+    0.0625
+    """
+    if isinstance(name, SlowFastConfig):
+        base = name
+    elif name in PRESETS:
+        base = PRESETS[name]
+    else:
+        raise ConfigError(f"unknown preset {name!r}; presets are: {', '.join(PRESETS)}")
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(SlowFastConfig)}
+    if unknown:
+        fields = ", ".join(f.name for f in dataclasses.fields(SlowFastConfig))
+        raise ConfigError(f"unknown config field(s) {sorted(unknown)}; fields are: {fields}")
+    return base.replace(**overrides) if overrides else base
