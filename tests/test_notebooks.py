@@ -1,0 +1,45 @@
+"""Every lesson runs top to bottom in fast mode, and is committed without outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path: Path) -> None:
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c.get("outputs") or c.get("execution_count")]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them before committing"
+
+
+@pytest.mark.notebook
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_runs_in_fast_mode(path: Path, tmp_path: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    env_before = os.environ.get("SLOWFAST_LAB_FAST")
+    os.environ["SLOWFAST_LAB_FAST"] = "1"
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    try:
+        start = time.perf_counter()
+        NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
+        elapsed = time.perf_counter() - start
+    finally:
+        if env_before is None:
+            os.environ.pop("SLOWFAST_LAB_FAST", None)
+        else:
+            os.environ["SLOWFAST_LAB_FAST"] = env_before
+    print(f"\n{path.name}: ran in {elapsed:.1f} s (fast mode)")
+    assert elapsed < 120, f"{path.name} took {elapsed:.0f} s in fast mode; the budget is 2 minutes"
