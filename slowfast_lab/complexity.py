@@ -60,7 +60,12 @@ class _Tally:
         self.params = dict.fromkeys(PARTS, 0)
 
     def conv(
-        self, part: str, c_in: int, c_out: int, kernel: tuple[int, int, int], out: tuple[int, int, int]
+        self,
+        part: str,
+        c_in: int,
+        c_out: int,
+        kernel: tuple[int, int, int],
+        out: tuple[int, int, int],
     ) -> None:
         k = kernel[0] * kernel[1] * kernel[2]
         self.macs[part] += c_out * out[0] * out[1] * out[2] * c_in * k
@@ -90,7 +95,13 @@ def _count_pathway(
 ) -> None:
     spec = pathway_spec(cfg, name)
     conv1_size = _down(crop, 7, 2)
-    tally.conv(name, 3, spec.stem_channels, (spec.stem_temporal_kernel, 7, 7), (frames, conv1_size, conv1_size))
+    tally.conv(
+        name,
+        3,
+        spec.stem_channels,
+        (spec.stem_temporal_kernel, 7, 7),
+        (frames, conv1_size, conv1_size),
+    )
     tally.bn(name, spec.stem_channels)
     sizes = _pathway_sizes(frames, crop)
     c_in = spec.stem_channels

@@ -114,13 +114,11 @@ def validate(cfg: SlowFastConfig) -> None:
         raise ConfigError(f"pathways={cfg.pathways!r} is not one of {PATHWAYS}")
     if cfg.fusion not in FUSIONS:
         raise ConfigError(f"fusion={cfg.fusion!r} is not one of {FUSIONS}")
-    if cfg.stage_blocks is None and cfg.depth not in DEPTH_BLOCKS:
+    if cfg.depth not in DEPTH_BLOCKS:
         raise ConfigError(
-            f"depth={cfg.depth} is not supported: use 50 or 101 (or give stage_blocks=(3, 4, 6, 3))"
+            f"depth={cfg.depth} is not supported: use 50 or 101 (other layouts: stage_blocks=...)"
         )
-    if cfg.stage_blocks is not None and (
-        len(cfg.stage_blocks) != 4 or min(cfg.stage_blocks) < 1
-    ):
+    if cfg.stage_blocks is not None and (len(cfg.stage_blocks) != 4 or min(cfg.stage_blocks) < 1):
         raise ConfigError(
             f"stage_blocks={cfg.stage_blocks} must give 4 positive block counts (res2..res5)"
         )
@@ -266,16 +264,40 @@ PRESETS: dict[str, SlowFastConfig] = {
     # Small CPU-sized models for the lessons (MotionShapes, 64x64 clips): one block per stage,
     # width 16, beta 1/4. See README for their cost.
     "slowfast_tiny": SlowFastConfig(
-        T=4, tau=8, alpha=4, beta_inv=4, width=16, stage_blocks=(1, 1, 1, 1), crop=64,
-        num_classes=10, dropout=0.2, fusion_kernel=5,
+        T=4,
+        tau=8,
+        alpha=4,
+        beta_inv=4,
+        width=16,
+        stage_blocks=(1, 1, 1, 1),
+        crop=64,
+        num_classes=10,
+        dropout=0.2,
+        fusion_kernel=5,
     ),
     "slow_tiny": SlowFastConfig(
-        pathways="slow", T=4, tau=8, alpha=4, beta_inv=4, width=16, stage_blocks=(1, 1, 1, 1),
-        crop=64, num_classes=10, dropout=0.2,
+        pathways="slow",
+        T=4,
+        tau=8,
+        alpha=4,
+        beta_inv=4,
+        width=16,
+        stage_blocks=(1, 1, 1, 1),
+        crop=64,
+        num_classes=10,
+        dropout=0.2,
     ),
     "fast_tiny": SlowFastConfig(
-        pathways="fast", T=4, tau=8, alpha=4, beta_inv=4, width=16, stage_blocks=(1, 1, 1, 1),
-        crop=64, num_classes=10, dropout=0.2,
+        pathways="fast",
+        T=4,
+        tau=8,
+        alpha=4,
+        beta_inv=4,
+        width=16,
+        stage_blocks=(1, 1, 1, 1),
+        crop=64,
+        num_classes=10,
+        dropout=0.2,
     ),
 }
 

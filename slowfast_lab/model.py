@@ -80,7 +80,9 @@ class Bottleneck(nn.Module):
         self.c = ConvBN(inner, out, (1, 1, 1), relu=False)
         # A projection shortcut only where the width or the resolution changes.
         needs_projection = c_in != out or s != 1
-        self.shortcut = ConvBN(c_in, out, (1, 1, 1), (1, s, s), relu=False) if needs_projection else None
+        self.shortcut = (
+            ConvBN(c_in, out, (1, 1, 1), (1, s, s), relu=False) if needs_projection else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.shortcut is None else self.shortcut(x)
@@ -236,7 +238,9 @@ class VideoNet(nn.Module):
 
     def _check_clip(self, x: torch.Tensor, name: str, frames: int | None = None) -> None:
         if not isinstance(x, torch.Tensor):
-            raise ShapeError(f"{name} must be a torch.Tensor [N, 3, T, H, W], got {type(x).__name__}")
+            raise ShapeError(
+                f"{name} must be a torch.Tensor [N, 3, T, H, W], got {type(x).__name__}"
+            )
         if x.dim() != 5:
             hint = " (add a batch dimension: x[None])" if x.dim() == 4 else ""
             raise ShapeError(
@@ -294,7 +298,9 @@ class SlowFast(VideoNet):
         extra = tuple(lateral_channels(config, c_fast) for _, _, c_fast in points)
         self.slow = Pathway(pathway_spec(config, "slow"), extra)
         self.fast = Pathway(fast_spec)
-        self.head = Head(self.slow.spec.out_channels + fast_spec.out_channels, config.num_classes, config.dropout)
+        self.head = Head(
+            self.slow.spec.out_channels + fast_spec.out_channels, config.num_classes, config.dropout
+        )
         self.init_weights()
 
     def backbone(self, slow: torch.Tensor, fast: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -327,7 +333,9 @@ class SlowFast(VideoNet):
                 f"Sample them with slowfast_lab.sample_indices(..., T={t_slow}, alpha={cfg.alpha})"
             )
         if slow.shape[0] != fast.shape[0]:
-            raise ShapeError(f"slow and fast batch sizes differ: {slow.shape[0]} vs {fast.shape[0]}")
+            raise ShapeError(
+                f"slow and fast batch sizes differ: {slow.shape[0]} vs {fast.shape[0]}"
+            )
         if slow.shape[3:] != fast.shape[3:]:
             raise ShapeError(
                 f"slow and fast must have the same frame size, got {tuple(slow.shape[3:])} and "
@@ -369,7 +377,9 @@ class FastOnly(VideoNet):
 
     def check_inputs(self, fast: torch.Tensor, *extra: torch.Tensor) -> None:
         if extra:
-            raise ShapeError("a Fast-only model takes one input: model(fast), fast [N,3,alpha*T,H,W]")
+            raise ShapeError(
+                "a Fast-only model takes one input: model(fast), fast [N,3,alpha*T,H,W]"
+            )
         self._check_clip(fast, "fast")
 
 
@@ -405,8 +415,12 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
         conv, bn = m.conv, m.bn
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         fused = nn.Conv3d(
-            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-            conv.padding, bias=True,
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            bias=True,
         ).to(conv.weight.device, conv.weight.dtype)
         fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1, 1))
         fused.bias.copy_(bn.bias - bn.running_mean * scale)
@@ -414,7 +428,9 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
-def optimize_for_inference(model: VideoNet, channels_last: bool = True, fold_bn: bool = True) -> VideoNet:
+def optimize_for_inference(
+    model: VideoNet, channels_last: bool = True, fold_bn: bool = True
+) -> VideoNet:
     """eval(), BN folded into convs, channels_last_3d memory format: the cheap inference wins."""
     model.eval()
     if fold_bn:

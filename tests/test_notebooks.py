@@ -33,7 +33,10 @@ def test_runs_in_fast_mode(path: Path, tmp_path: Path) -> None:
     try:
         start = time.perf_counter()
         NotebookClient(
-            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            nb,
+            timeout=300,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
         ).execute()
         elapsed = time.perf_counter() - start
     finally:
