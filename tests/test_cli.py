@@ -1,0 +1,30 @@
+"""The command line: `python -m slowfast_lab ...`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from slowfast_lab.__main__ import main
+
+
+def test_complexity_command_prints_the_paper_number(capsys: pytest.CaptureFixture) -> None:
+    assert main(["complexity", "slowfast_4x16_r50"]) == 0
+    out = capsys.readouterr().out
+    assert "36.1 G multiply-adds" in out and "34.48M params" in out and "Fast share 19.1%" in out
+
+
+def test_complexity_overrides_and_bad_values(capsys: pytest.CaptureFixture) -> None:
+    assert main(["complexity", "slowfast_4x16_r50", "--set", "fusion=none"]) == 0
+    assert "34.2 G" in capsys.readouterr().out
+    assert main(["complexity", "slowfast_4x16_r50", "--set", "alpha=3"]) == 2
+    assert "alpha=3 does not divide tau=16" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "slowfast_lab", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "complexity" in done.stdout
