@@ -1,0 +1,454 @@
+"""The numbers and tables behind the lessons' figures and widgets, as small pure functions.
+
+Each function turns a config, a model or a clip into plain data (lists of rows, dicts, arrays)
+that `viz` draws and the lesson widgets recompute when a slider moves. Nothing here draws or
+displays; everything here is unit-tested on its values (tests/test_explain.py).
+
+Lesson 01 (temporal sampling): `sampling_timeline`, `linspace_slow_positions`, `packing_comparison`,
+    `apparent_rotation`, `angles_seen`.
+Lesson 02 (the two pathways): `stage_shapes`, `shape_rows`, `temporal_kernels`, `temporal_strides`,
+    `counted_macs_by_part`, `compute_rows`, `fast_share_rows`.
+Lesson 03 (lateral connections): `lateral_rows`, `time_to_channel_layout`, `fusion_cost_rows`,
+    `pathway_influence`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .complexity import complexity
+from .config import FUSIONS, SlowFastConfig, fusion_points, get_config
+from .fusion import build_lateral, time_to_channel
+from .sampling import sample_indices
+
+# ------------------------------------------------------------------------------------------------
+# Lesson 01: temporal sampling
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Which raw frames each pathway takes from one clip, and what that means in seconds.
+
+    slow: start + i*tau (i < T); fast: start + j*tau/alpha (j < alpha*T); the clip covers T*tau raw
+    frames starting at `start`.
+    """
+
+    T: int
+    tau: int
+    alpha: int
+    start: int
+    fps: float
+    slow: list[int]
+    fast: list[int]
+
+    @property
+    def raw_frames(self) -> int:
+        """T*tau: raw frames the clip spans (both pathways cover the same span)."""
+        return self.T * self.tau
+
+    @property
+    def slow_fps(self) -> float:
+        """Frames per second the Slow pathway sees: fps / tau (30 / 16 = 1.9)."""
+        return self.fps / self.tau
+
+    @property
+    def fast_fps(self) -> float:
+        """Frames per second the Fast pathway sees: fps * alpha / tau (30 * 8 / 16 = 15)."""
+        return self.fps * self.alpha / self.tau
+
+    @property
+    def seconds(self) -> float:
+        """Length of the raw clip in seconds: T*tau / fps (64 / 30 = 2.13 s)."""
+        return self.raw_frames / self.fps
+
+    def summary(self) -> str:
+        return (
+            f"T={self.T}, tau={self.tau}, alpha={self.alpha}: the clip spans {self.raw_frames} raw "
+            f"frames ({self.seconds:.2f} s at {self.fps:g} fps). Slow takes {len(self.slow)} frames "
+            f"(every {self.tau}: {self.slow_fps:.2f} frames/s); Fast takes {len(self.fast)} "
+            f"(every {self.tau // self.alpha}: {self.fast_fps:.2f} frames/s)."
+        )
+
+
+def sampling_timeline(
+    T: int = 4,
+    tau: int = 16,
+    alpha: int = 8,
+    start: int = 0,
+    fps: float = 30.0,
+    num_video_frames: int | None = None,
+) -> Timeline:
+    """The paper's sampling of one clip (via `sample_indices`), with its frame rates in seconds.
+
+    >>> sampling_timeline(4, 16, 8).slow
+    [0, 16, 32, 48]
+    """
+    n = num_video_frames if num_video_frames is not None else start + T * tau
+    slow, fast = sample_indices(n, T=T, tau=tau, alpha=alpha, start=start)
+    return Timeline(T, tau, alpha, start, float(fps), slow, fast)
+
+
+def linspace_slow_positions(fast_frames: int, alpha: int) -> list[int]:
+    """PySlowFast's packing: the Slow frames are Fast frames linspace(0, n-1, n // alpha), truncated.
+
+    >>> linspace_slow_positions(32, 8)   # positions within the Fast frames
+    [0, 10, 20, 31]
+    """
+    count = fast_frames // alpha
+    return torch.linspace(0, fast_frames - 1, count).long().tolist()
+
+
+def packing_comparison(T: int = 4, tau: int = 16, alpha: int = 8, start: int = 0) -> list[dict]:
+    """Slow frame i under the paper's strided definition and under PySlowFast's linspace packing.
+
+    Both pick Slow frames among the same Fast frames; rows give the raw frame numbers and the
+    difference. The strided Slow frames are exactly every tau; the linspace ones reach the clip's
+    last Fast frame, so their spacing is uneven and their span is longer.
+    """
+    tl = sampling_timeline(T, tau, alpha, start)
+    positions = linspace_slow_positions(len(tl.fast), alpha)
+    return [
+        {
+            "slow frame": i,
+            "strided (paper)": tl.slow[i],
+            "linspace (PySlowFast)": tl.fast[p],
+            "difference": tl.fast[p] - tl.slow[i],
+        }
+        for i, p in enumerate(positions)
+    ]
+
+
+def apparent_rotation(period: float, stride: int) -> float:
+    """Rotation (degrees, in (-180, 180]) between two sampled frames of a spin with `period` raw
+    frames per turn, seen every `stride` raw frames. 0 means the spin looks still (aliasing);
+    negative means it looks like it turns backwards (the wagon-wheel effect).
+
+    >>> apparent_rotation(16, 16), apparent_rotation(8, 16), apparent_rotation(16, 2)
+    (0.0, 0.0, 45.0)
+    """
+    step = (360.0 * stride / period) % 360.0
+    return step - 360.0 if step > 180.0 else step
+
+
+def angles_seen(period: float, indices: list[int], phase: float = 0.0) -> list[float]:
+    """The spin's angle (degrees in [0, 360)) at each sampled raw frame."""
+    return [round((phase + 360.0 * i / period) % 360.0, 6) for i in indices]
+
+
+# ------------------------------------------------------------------------------------------------
+# Lesson 02: the two pathways
+# ------------------------------------------------------------------------------------------------
+
+
+def model_inputs(model: nn.Module, crop: int, T: int | None = None) -> tuple[torch.Tensor, ...]:
+    """Zero clips shaped for `model`: (slow, fast), (slow,) or (fast,), each [1, 3, t, crop, crop]."""
+    cfg: SlowFastConfig = model.config
+    T = T or cfg.T
+    device = next(model.parameters()).device
+    slow = torch.zeros(1, 3, T, crop, crop, device=device)
+    fast = torch.zeros(1, 3, cfg.alpha * T, crop, crop, device=device)
+    return {"slowfast": (slow, fast), "slow": (slow,), "fast": (fast,)}[cfg.pathways]
+
+
+@torch.no_grad()
+def stage_shapes(model: nn.Module, crop: int = 64) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Shapes [N, C, t, H, W] of every stage's real output per pathway, from one hooked forward.
+
+    {"pool1": {"slow": (1, 64, 4, 16, 16), "fast": (1, 8, 32, 16, 16)}, "res2": ...}
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = model.stage_outputs(*model_inputs(model, crop))
+    finally:
+        model.train(was_training)
+    return {
+        stage: {p: tuple(t.shape) for p, t in per.items()} for stage, per in outputs.items() if per
+    }
+
+
+def paper_shape(shape: tuple[int, ...]) -> str:
+    """[N, C, t, H, W] in the paper's notation: (1, 64, 4, 56, 56) -> '{4, 56^2, 64}'."""
+    _, c, t, h, w = shape
+    space = f"{h}^2" if h == w else f"{h}x{w}"
+    return f"{{{t}, {space}, {c}}}"
+
+
+def shape_rows(shapes: dict[str, dict[str, tuple[int, ...]]]) -> list[dict]:
+    """One row per stage: both pathways' shapes in paper notation and the Fast/Slow ratios.
+
+    For the paper's models every row has frames ratio alpha and channels ratio beta.
+    """
+    rows = []
+    for stage, per in shapes.items():
+        row: dict = {"stage": stage}
+        for p in ("slow", "fast"):
+            if p in per:
+                row[p] = paper_shape(per[p])
+        if "slow" in per and "fast" in per:
+            s, f = per["slow"], per["fast"]
+            row["frames fast/slow"] = f[2] / s[2]
+            row["channels fast/slow"] = f[1] / s[1]
+        rows.append(row)
+    return rows
+
+
+STAGES = ("stem", "res2", "res3", "res4", "res5")
+
+
+def temporal_kernels(model: nn.Module) -> dict[str, dict[str, list[int]]]:
+    """Temporal kernel size read from the built layers: the stem conv, and each block's first conv.
+
+    {"slow": {"stem": [1], "res2": [1, 1, 1], ..., "res4": [3]*6, ...}, "fast": {"stem": [5], ...}}
+    """
+    out: dict[str, dict[str, list[int]]] = {}
+    for p in ("slow", "fast"):
+        pathway = getattr(model, p, None)
+        if pathway is None:
+            continue
+        out[p] = {"stem": [pathway.stem.conv.conv.kernel_size[0]]}
+        for stage in STAGES[1:]:
+            out[p][stage] = [block.a.conv.kernel_size[0] for block in getattr(pathway, stage)]
+    return out
+
+
+def kernel_rows(kernels: dict[str, dict[str, list[int]]]) -> list[dict]:
+    """One row per stage with each pathway's temporal kernel(s), e.g. '3' or '3 (6 of 23), then 1'."""
+
+    def describe(ks: list[int]) -> str:
+        first = ks[0]
+        n = sum(1 for k in ks if k == first)
+        if n == len(ks):
+            return str(first)
+        return f"{first} ({n} of {len(ks)} blocks), then {ks[n]}"
+
+    return [
+        {"stage": stage, **{p: describe(kernels[p][stage]) for p in kernels}} for stage in STAGES
+    ]
+
+
+def temporal_strides(model: nn.Module) -> dict[str, int]:
+    """The largest temporal stride of any conv or pool layer in each pathway (1: time never shrinks)."""
+    out = {}
+    for p in ("slow", "fast"):
+        pathway = getattr(model, p, None)
+        if pathway is None:
+            continue
+        strides = [1]
+        for m in pathway.modules():
+            if isinstance(m, (nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d)):
+                stride = m.stride if isinstance(m.stride, tuple) else (m.stride,) * 3
+                strides.append(stride[0])
+        out[p] = max(strides)
+    return out
+
+
+def part_of(module_name: str) -> str | None:
+    """Which part a module belongs to: 'SlowFast.fast.res2.0.a.conv' -> 'fast', fuseK -> 'lateral'."""
+    parts = module_name.split(".")
+    if len(parts) < 2:
+        return None
+    top = parts[1]
+    if top in ("slow", "fast", "head"):
+        return top
+    if top.startswith("fuse"):
+        return "lateral"
+    return None
+
+
+def counted_macs_by_part(model: nn.Module, crop: int = 64) -> dict[str, int]:
+    """Multiply-adds per part counted on a real forward with torch.utils.flop_counter (which counts
+    2 flops per multiply-add, so its numbers are halved). Checks `complexity` independently."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), counter:
+            model(*model_inputs(model, crop))
+    finally:
+        model.train(was_training)
+    totals = dict.fromkeys(("slow", "fast", "lateral", "head"), 0)
+    # Leaf modules only (a Conv3d / Linear), so nothing is counted twice.
+    leaves = {name for name, m in model.named_modules() if isinstance(m, (nn.Conv3d, nn.Linear))}
+    prefix = type(model).__name__
+    for name, counts in counter.get_flop_counts().items():
+        if name.startswith(prefix + ".") and name[len(prefix) + 1 :] in leaves:
+            part = part_of(name)
+            if part is not None:
+                totals[part] += int(sum(counts.values())) // 2
+    return totals
+
+
+def compute_rows(analytic: dict[str, int], counted: dict[str, int] | None = None) -> list[dict]:
+    """Per part: multiply-adds, share of the total, and (when given) the counted forward's number."""
+    total = sum(analytic.values())
+    rows = []
+    for part, macs in analytic.items():
+        row = {"part": part, "GFLOPs": macs / 1e9, "share": macs / total if total else 0.0}
+        if counted is not None:
+            row["counted GFLOPs"] = counted[part] / 1e9
+            row["agree"] = counted[part] == macs
+        rows.append(row)
+    return rows
+
+
+def fast_share_rows(
+    preset: str = "slowfast_4x16_r50", beta_invs=(4, 6, 8, 12, 16, 32), crop: int = 256, **overrides
+) -> list[dict]:
+    """How the Fast pathway's cost falls with its channel ratio beta = 1/beta_inv.
+
+    Most Fast layers have beta C inputs and beta C outputs, so their cost scales with beta^2:
+    halving beta divides the Fast pathway's cost by nearly 4.
+    """
+    rows = []
+    for b in beta_invs:
+        c = complexity(preset, crop_size=crop, beta_inv=b, **overrides)
+        rows.append(
+            {
+                "beta": f"1/{b}",
+                "beta_inv": b,
+                "total GFLOPs": c.macs / 1e9,
+                "Fast GFLOPs": c.by_part["fast"] / 1e9,
+                "Fast share": c.fast_share,
+            }
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# Lesson 03: lateral connections
+# ------------------------------------------------------------------------------------------------
+
+# Paper Table 5a (SlowFast 4x16 R50, Kinetics-400, 30-view top-1 and GFLOPs of one 256^2 view).
+PAPER_TABLE_5A = {
+    "none": (73.5, 34.2),
+    "ttoc_sum": (74.5, 34.2),
+    "ttoc_concat": (74.3, 39.8),
+    "t_sample": (75.4, 34.9),
+    "t_conv": (75.6, 36.1),
+}
+FUSION_NAMES = {
+    "none": "no lateral",
+    "ttoc_sum": "time-to-channel, sum",
+    "ttoc_concat": "time-to-channel, concat",
+    "t_sample": "time-strided sampling",
+    "t_conv": "time-strided conv",
+}
+
+
+@torch.no_grad()
+def lateral_rows(
+    preset: str | SlowFastConfig = "slowfast_4x16_r50",
+    point: int = 0,
+    spatial: int = 8,
+    seed: int = 0,
+    **overrides,
+) -> list[dict]:
+    """Each fusion type applied to real tensors at one fusion point (0: fuse1 after pool1 .. 3).
+
+    A random Fast feature [1, beta C, alpha T, s, s] goes through the lateral's `transform`; the
+    result is fused onto a Slow feature [1, C, T, s, s]. Rows give the shapes in paper notation
+    and the channels the Slow pathway's next stage receives.
+    """
+    cfg = get_config(preset, **overrides)
+    name, c_slow, c_fast = fusion_points(cfg)[point]
+    g = torch.Generator().manual_seed(seed)
+    slow = torch.randn(1, c_slow, cfg.T, spatial, spatial, generator=g)
+    fast = torch.randn(1, c_fast, cfg.fast_frames, spatial, spatial, generator=g)
+    rows = []
+    for fusion in FUSIONS:
+        lateral = build_lateral(cfg.replace(fusion=fusion), c_slow, c_fast).eval()
+        lat = lateral.transform(fast)
+        fused = lateral(slow, fast)
+        rows.append(
+            {
+                "fusion": fusion,
+                "name": FUSION_NAMES[fusion],
+                "point": name,
+                "fast in": paper_shape(tuple(fast.shape)),
+                "lateral": paper_shape(tuple(lat.shape)) if lat.shape[1] else "-",
+                "slow in": paper_shape(tuple(slow.shape)),
+                "fused slow": paper_shape(tuple(fused.shape)),
+                "channels added": fused.shape[1] - c_slow,
+                "lateral params": sum(p.numel() for p in lateral.parameters()),
+            }
+        )
+    return rows
+
+
+def time_to_channel_layout(alpha: int = 4, T: int = 2, channels: int = 2) -> torch.Tensor:
+    """Which Fast frame each value comes from after time-to-channel: an int tensor [alpha*C, T].
+
+    Built by sending a Fast tensor whose every value is its own frame number through the real
+    `time_to_channel`: entry [c*alpha + k, t] is frame t*alpha + k (of Fast channel c).
+    """
+    frames = torch.arange(alpha * T).view(1, 1, alpha * T, 1, 1).expand(1, channels, -1, 1, 1)
+    return time_to_channel(frames.contiguous(), alpha)[0, :, :, 0, 0]
+
+
+def fusion_cost_rows(
+    preset: str = "slowfast_4x16_r50", crop: int = 256, accuracy: dict[str, float] | None = None
+) -> list[dict]:
+    """Each fusion type's cost from `complexity`, beside the paper's Table 5a (and, when given, our
+    accuracy per fusion on MotionShapes)."""
+    rows = []
+    for fusion in FUSIONS:
+        c = complexity(preset, crop_size=crop, fusion=fusion)
+        top1, gflops = PAPER_TABLE_5A[fusion]
+        row = {
+            "fusion": fusion,
+            "name": FUSION_NAMES[fusion],
+            "GFLOPs (ours)": round(c.macs / 1e9, 2),
+            "GFLOPs (paper)": gflops,
+            "lateral GFLOPs": round(c.by_part["lateral"] / 1e9, 2),
+            "params (M)": round(c.params / 1e6, 2),
+            "Kinetics top-1 (paper)": top1,
+        }
+        if accuracy is not None and fusion in accuracy:
+            row["MotionShapes accuracy (ours)"] = accuracy[fusion]
+        rows.append(row)
+    return rows
+
+
+@torch.no_grad()
+def pathway_influence(model: nn.Module, crop: int = 64, seed: int = 0) -> list[dict]:
+    """Does changing one pathway's input change the other pathway's features? Per stage.
+
+    Runs the model on a random clip, then again with only the Slow input changed, then with only
+    the Fast input changed, and reports the largest change of each pathway's stage outputs.
+    With Fast->Slow laterals, a Fast change reaches the Slow features from the first fusion on,
+    while a Slow change never reaches the Fast features (the connections are unidirectional).
+    """
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    slow, fast = (torch.randn(x.shape, generator=g) for x in model_inputs(model, crop))
+    base = model.stage_outputs(slow, fast)
+    slow_changed = model.stage_outputs(torch.randn(slow.shape, generator=g), fast)
+    fast_changed = model.stage_outputs(slow, torch.randn(fast.shape, generator=g))
+
+    def delta(other, stage, p):
+        return float((other[stage][p] - base[stage][p]).abs().max())
+
+    return [
+        {
+            "stage": stage,
+            "slow change -> slow": delta(slow_changed, stage, "slow"),
+            "slow change -> fast": delta(slow_changed, stage, "fast"),
+            "fast change -> slow": delta(fast_changed, stage, "slow"),
+            "fast change -> fast": delta(fast_changed, stage, "fast"),
+        }
+        for stage in base
+    ]
+
+
+def rows_to_frame(rows: list[dict]):
+    """A pandas DataFrame of rows (for display in a lesson)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows)

@@ -1,0 +1,412 @@
+"""Figures for the lessons: matplotlib for static pictures, plotly where hovering helps.
+
+Every function takes plain data made by a pure function elsewhere in the library (mostly
+`slowfast_lab.explain`) and returns a figure; nothing here computes what it shows. matplotlib
+figures are built with `matplotlib.figure.Figure` (not pyplot), so they are shown exactly once:
+a lesson cell ends with the figure, or a widget callback calls `display(fig)`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, Rectangle
+
+SLOW_COLOR = "#1f77b4"  # blue, as the paper's Figure 1 Slow pathway
+FAST_COLOR = "#ff7f0e"  # orange
+LATERAL_COLOR = "#2ca02c"
+PART_COLORS = {"slow": SLOW_COLOR, "fast": FAST_COLOR, "lateral": LATERAL_COLOR, "head": "#7f7f7f"}
+
+
+# ------------------------------------------------------------------------------------------------
+# Lesson 01: temporal sampling
+# ------------------------------------------------------------------------------------------------
+
+
+def sampling_timeline_figure(timeline, num_video_frames: int | None = None) -> Figure:
+    """Raw frames along time, with the frames the Slow (blue) and Fast (orange) pathways take.
+
+    `timeline` is an `explain.Timeline`; a second axis gives the time in seconds.
+    """
+    tl = timeline
+    end = num_video_frames or (tl.start + tl.raw_frames)
+    fig = Figure(figsize=(10, 2.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.vlines(range(end), 0, 0.2, color="0.8", linewidth=0.8, label="raw frames (not used)")
+    ax.axvspan(tl.start - 0.5, tl.start + tl.raw_frames - 0.5, color="0.93", zorder=0)
+    ax.scatter(tl.fast, [0.5] * len(tl.fast), color=FAST_COLOR, marker="|", s=300, linewidths=2)
+    ax.scatter(tl.slow, [1.0] * len(tl.slow), color=SLOW_COLOR, marker="s", s=80)
+    for i in tl.slow:
+        ax.annotate(str(i), (i, 1.0), xytext=(0, 8), textcoords="offset points", ha="center")
+    ax.set_yticks(
+        [0.1, 0.5, 1.0], ["raw video", f"Fast ({len(tl.fast)})", f"Slow ({len(tl.slow)})"]
+    )
+    ax.set_ylim(-0.1, 1.35)
+    ax.set_xlim(-1, end)
+    ax.set_xlabel("raw frame number")
+    ax.set_title(
+        f"T={tl.T}, tau={tl.tau}, alpha={tl.alpha}, start={tl.start}: Slow every {tl.tau} frames, "
+        f"Fast every {tl.tau // tl.alpha}; clip = {tl.raw_frames} frames = {tl.seconds:.2f} s "
+        f"at {tl.fps:g} fps",
+        fontsize=10,
+    )
+    secs = ax.secondary_xaxis("top", functions=(lambda f: f / tl.fps, lambda s: s * tl.fps))
+    secs.set_xlabel("seconds", fontsize=9)
+    for side in ("right", "left"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+def frame_strips_figure(
+    slow_frames, fast_frames, slow_indices, fast_indices, max_fast: int = 16
+) -> Figure:
+    """Thumbnails of the frames each pathway sees ([t, H, W, 3] uint8 arrays), labelled with their
+    raw frame numbers. At most `max_fast` Fast frames are drawn (the first ones)."""
+    n_fast = min(len(fast_frames), max_fast)
+    cols = max(len(slow_frames), n_fast)
+    fig = Figure(figsize=(1.2 * cols, 3.0), layout="constrained")
+    axes = fig.subplots(2, cols, squeeze=False)
+    rows = [
+        ("Slow", slow_frames, slow_indices, SLOW_COLOR),
+        ("Fast", fast_frames, fast_indices, FAST_COLOR),
+    ]
+    for r, (name, frames, indices, color) in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < min(len(frames), n_fast if name == "Fast" else len(frames)):
+                ax.imshow(frames[c])
+                ax.set_title(f"#{indices[c]}", fontsize=8, color=color)
+                for spine in ax.spines.values():
+                    spine.set_color(color)
+                    spine.set_linewidth(2)
+            else:
+                ax.axis("off")
+        axes[r][0].set_ylabel(name, color=color, fontsize=11)
+    shown = f" (first {n_fast} of {len(fast_frames)})" if n_fast < len(fast_frames) else ""
+    fig.suptitle(f"what each pathway sees{shown}", fontsize=10)
+    return fig
+
+
+def packing_figure(rows: list[dict], fast_indices: list[int]) -> Figure:
+    """Slow frames chosen the paper's way (every tau) and PySlowFast's way (linspace over the Fast
+    frames), over the Fast frames they are both picked from. `rows` from `explain.packing_comparison`."""
+    fig = Figure(figsize=(10, 1.9), layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(fast_indices, [0] * len(fast_indices), marker="|", s=200, color=FAST_COLOR)
+    strided = [r["strided (paper)"] for r in rows]
+    spaced = [r["linspace (PySlowFast)"] for r in rows]
+    ax.scatter(strided, [1] * len(strided), marker="s", s=70, color=SLOW_COLOR)
+    ax.scatter(spaced, [2] * len(spaced), marker="D", s=60, color="#9467bd")
+    for x in strided:
+        ax.annotate(
+            str(x), (x, 1), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8
+        )
+    for x in spaced:
+        ax.annotate(
+            str(x), (x, 2), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8
+        )
+    ax.set_yticks(
+        [0, 1, 2], ["Fast frames", "Slow: every tau (paper)", "Slow: linspace (PySlowFast)"]
+    )
+    ax.set_ylim(-0.5, 2.7)
+    ax.set_xlabel("raw frame number")
+    for side in ("right", "left", "top"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+def aliasing_figure(
+    period: float, slow_indices: list[int], fast_indices: list[int], angles
+) -> Figure:
+    """A spinning bar as each pathway sees it: one dial per pathway, a hand per sampled frame
+    (darker = later). `angles(indices)` gives degrees; with `explain.angles_seen` bound to `period`."""
+    fig = Figure(figsize=(8, 3.6), layout="constrained")
+    dials = [("Slow", slow_indices, SLOW_COLOR), ("Fast", fast_indices, FAST_COLOR)]
+    for k, (name, indices, color) in enumerate(dials):
+        ax = fig.add_subplot(1, 2, k + 1, projection="polar")
+        degs = angles(indices)
+        n = len(degs)
+        for j, deg in enumerate(degs):
+            rad = math.radians(deg)
+            ax.plot([rad, rad], [0, 1], color=color, alpha=0.25 + 0.75 * (j + 1) / n, linewidth=2)
+        distinct = len({round(d, 3) for d in degs})
+        ax.set_yticks([])
+        ax.set_title(f"{name}: {n} frames, {distinct} distinct angle(s)", fontsize=10, color=color)
+    fig.suptitle(f"a bar spinning once every {period:g} raw frames", fontsize=11)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# Lesson 02: the two pathways
+# ------------------------------------------------------------------------------------------------
+
+
+def pathway_shapes_figure(shapes: dict[str, dict[str, tuple[int, ...]]]) -> Figure:
+    """Frames, spatial size and channels of every stage's output, Slow against Fast.
+
+    `shapes` from `explain.stage_shapes` (measured on a real forward): [N, C, t, H, W] per pathway.
+    """
+    stages = list(shapes)
+    fig = Figure(figsize=(11, 3.2), layout="constrained")
+    axes = fig.subplots(1, 3)
+    panels = [("frames t", 2, False), ("spatial size S", 3, True), ("channels C", 1, True)]
+    for ax, (title, dim, log) in zip(axes, panels, strict=True):
+        for p, color, marker in (("slow", SLOW_COLOR, "s"), ("fast", FAST_COLOR, "o")):
+            ys = [shapes[s][p][dim] for s in stages if p in shapes[s]]
+            if not ys:
+                continue
+            ax.plot(stages[: len(ys)], ys, marker=marker, color=color, label=p)
+            for x, y in zip(stages, ys, strict=False):
+                ax.annotate(
+                    str(y),
+                    (x, y),
+                    xytext=(0, 6),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=8,
+                    color=color,
+                )
+        if log:
+            ax.set_yscale("log", base=2)
+        ax.set_title(title)
+        ax.margins(y=0.25)
+    axes[0].legend()
+    axes[0].set_ylim(bottom=0)
+    fig.suptitle("measured stage outputs: {T, S^2, C} (Slow) and {alpha T, S^2, beta C} (Fast)")
+    return fig
+
+
+def temporal_kernel_figure(kernels: dict[str, dict[str, list[int]]]) -> Figure:
+    """A grid of temporal kernel sizes per stage and pathway (from `explain.temporal_kernels`)."""
+    pathways = list(kernels)
+    stages = list(next(iter(kernels.values())))
+    grid = [[max(kernels[p][s]) for s in stages] for p in pathways]
+    fig = Figure(figsize=(7, 1.1 + 0.6 * len(pathways)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(grid, cmap="Oranges", vmin=0, vmax=6, aspect="auto")
+    for i, p in enumerate(pathways):
+        for j, s in enumerate(stages):
+            ks = kernels[p][s]
+            label = f"{ks[0]}" if len(set(ks)) == 1 else f"{ks[0]} (x{ks.count(ks[0])}) / {ks[-1]}"
+            ax.text(j, i, label, ha="center", va="center", fontsize=12)
+    ax.set_xticks(range(len(stages)), stages)
+    ax.set_yticks(range(len(pathways)), pathways)
+    ax.set_title("temporal kernel size (stem conv; first conv of each block)", fontsize=10)
+    return fig
+
+
+def compute_breakdown_figure(rows: list[dict], title: str = "") -> Figure:
+    """One stacked bar: where the multiply-adds go (rows from `explain.compute_rows`)."""
+    fig = Figure(figsize=(9, 1.8), layout="constrained")
+    ax = fig.add_subplot()
+    left = 0.0
+    for row in rows:
+        width = row["share"]
+        ax.barh([0], [width], left=left, color=PART_COLORS.get(row["part"], "0.5"))
+        if width > 0.04:
+            ax.text(
+                left + width / 2,
+                0,
+                f"{row['part']}\n{width:.1%}",
+                ha="center",
+                va="center",
+                color="white",
+                fontsize=10,
+            )
+        left += width
+    ax.set_xlim(0, 1)
+    ax.set_yticks([])
+    ax.set_xlabel("share of the multiply-adds of one view")
+    total = sum(r["GFLOPs"] for r in rows)
+    ax.set_title(title or f"total {total:.1f} GFLOPs", fontsize=10)
+    return fig
+
+
+def fast_share_figure(rows: list[dict], highlight: int | None = None) -> Figure:
+    """The Fast pathway's share of the compute against its channel ratio beta (rows from
+    `explain.fast_share_rows`); `highlight` marks one beta_inv."""
+    fig = Figure(figsize=(7, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    xs = [r["beta_inv"] for r in rows]
+    ys = [100 * r["Fast share"] for r in rows]
+    ax.plot(xs, ys, marker="o", color=FAST_COLOR)
+    for r, x, y in zip(rows, xs, ys, strict=True):
+        ax.annotate(
+            f"{y:.0f}%\n({r['Fast GFLOPs']:.1f} G)",
+            (x, y),
+            xytext=(0, 6),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
+        if highlight == r["beta_inv"]:
+            ax.scatter([x], [y], s=200, facecolors="none", edgecolors="k")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [r["beta"] for r in rows])
+    ax.set_xlabel("beta (Fast channels / Slow channels)")
+    ax.set_ylabel("Fast share of compute (%)")
+    ax.margins(y=0.3)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# Lesson 03: lateral connections
+# ------------------------------------------------------------------------------------------------
+
+
+def _parse_shape(text: str) -> tuple[int, int]:
+    """'{4, 8^2, 80}' -> (frames 4, channels 80)."""
+    t, _, c = text.strip("{}").split(", ")
+    return int(t), int(c)
+
+
+def lateral_shapes_figure(rows: list[dict]) -> Figure:
+    """Each fusion as boxes: Fast feature -> lateral tensor -> fused Slow feature.
+
+    Box width is frames, height is channels (same scale everywhere); in the fused Slow box the
+    original Slow channels are blue and the ones the lateral added are green. Rows from
+    `explain.lateral_rows`.
+    """
+    fig = Figure(figsize=(11, 1.7 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    biggest = max(_parse_shape(r["fused slow"])[1] for r in rows)
+    biggest = max([biggest] + [_parse_shape(r["fast in"])[1] for r in rows])
+    h_scale = 1.0 / biggest
+    for ax, row in zip(axes, rows, strict=True):
+        ft, fc = _parse_shape(row["fast in"])
+        st, sc = _parse_shape(row["slow in"])
+        x = 0.0
+        w_scale = 1.0 / ft * 4.0  # the Fast box is 4 units wide
+        boxes = [(ft, fc, FAST_COLOR, f"Fast in\n{row['fast in']}")]
+        if row["lateral"] != "-":
+            lt, lc = _parse_shape(row["lateral"])
+            boxes.append((lt, lc, LATERAL_COLOR, f"lateral\n{row['lateral']}"))
+        for t, c, color, label in boxes:
+            ax.add_patch(Rectangle((x, 0), t * w_scale, c * h_scale, color=color, alpha=0.8))
+            ax.text(x + t * w_scale / 2, -0.08, label, ha="center", va="top", fontsize=8)
+            x_end = x + t * w_scale
+            ax.add_patch(
+                FancyArrowPatch(
+                    (x_end + 0.1, 0.3), (x_end + 0.9, 0.3), arrowstyle="->", mutation_scale=12
+                )
+            )
+            x = x_end + 1.0
+        # fused Slow: original channels, then the added ones on top
+        added = row["channels added"]
+        ax.add_patch(Rectangle((x, 0), st * w_scale, sc * h_scale, color=SLOW_COLOR, alpha=0.8))
+        if added:
+            ax.add_patch(
+                Rectangle(
+                    (x, sc * h_scale), st * w_scale, added * h_scale, color=LATERAL_COLOR, alpha=0.8
+                )
+            )
+        op = (
+            "sum"
+            if row["fusion"] == "ttoc_sum"
+            else ("no fusion" if row["fusion"] == "none" else "concat")
+        )
+        ax.text(
+            x + st * w_scale / 2,
+            -0.08,
+            f"fused Slow ({op})\n{row['fused slow']}",
+            ha="center",
+            va="top",
+            fontsize=8,
+        )
+        ax.set_xlim(-0.2, 9)
+        ax.set_ylim(-0.45, 1.05)
+        ax.axis("off")
+        ax.set_title(f"{row['name']} ({row['fusion']})", loc="left", fontsize=10)
+    fig.suptitle(f"at {rows[0]['point']}: box width = frames, height = channels", fontsize=11)
+    return fig
+
+
+def ttoc_layout_figure(layout) -> Figure:
+    """Time-to-channel as a table: each output (channel, Slow frame) cell names the Fast frame it
+    holds (layout from `explain.time_to_channel_layout`)."""
+    rows, cols = layout.shape
+    fig = Figure(figsize=(1.2 + 0.9 * cols, 0.8 + 0.35 * rows), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(layout, cmap="Oranges", aspect="auto")
+    for i in range(rows):
+        for j in range(cols):
+            ax.text(j, i, f"f{int(layout[i, j])}", ha="center", va="center", fontsize=9)
+    ax.set_xticks(range(cols), [f"t={j}" for j in range(cols)])
+    ax.set_yticks(range(rows), [f"ch {i}" for i in range(rows)])
+    ax.set_xlabel("Slow frame")
+    ax.set_title("time-to-channel: which Fast frame fills each channel", fontsize=10)
+    return fig
+
+
+def fusion_cost_figure(rows: list[dict]) -> Figure:
+    """GFLOPs of each fusion type (ours and the paper's Table 5a) and the paper's top-1; our
+    MotionShapes accuracy too when the rows carry it (from `explain.fusion_cost_rows`)."""
+    has_ours = any("MotionShapes accuracy (ours)" in r for r in rows)
+    fig = Figure(figsize=(11, 3.3), layout="constrained")
+    axes = fig.subplots(1, 3 if has_ours else 2)
+    names = [r["fusion"] for r in rows]
+    xs = range(len(rows))
+    ours = [r["GFLOPs (ours)"] for r in rows]
+    paper = [r["GFLOPs (paper)"] for r in rows]
+    axes[0].bar([x - 0.2 for x in xs], ours, width=0.4, label="complexity()", color=SLOW_COLOR)
+    axes[0].bar([x + 0.2 for x in xs], paper, width=0.4, label="paper Table 5a", color="0.6")
+    for x, v in zip(xs, ours, strict=True):
+        axes[0].annotate(
+            f"{v:.1f}",
+            (x - 0.2, v),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
+    axes[0].set_ylim(30, max(ours + paper) + 2)
+    axes[0].set_ylabel("GFLOPs (one 256^2 view)")
+    axes[0].legend(fontsize=8, loc="upper left")
+    top1 = [r["Kinetics top-1 (paper)"] for r in rows]
+    axes[1].bar(list(xs), top1, color=LATERAL_COLOR)
+    axes[1].set_ylim(72, 76.5)
+    axes[1].set_ylabel("Kinetics-400 top-1 (paper)")
+    for x, v in zip(xs, top1, strict=True):
+        axes[1].annotate(
+            f"{v}", (x, v), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8
+        )
+    if has_ours:
+        acc = [100 * r.get("MotionShapes accuracy (ours)", float("nan")) for r in rows]
+        axes[2].bar(list(xs), acc, color=FAST_COLOR)
+        axes[2].set_ylabel("MotionShapes accuracy % (ours)")
+        for x, v in zip(xs, acc, strict=True):
+            if not math.isnan(v):
+                axes[2].annotate(
+                    f"{v:.0f}",
+                    (x, v),
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=8,
+                )
+    for ax in axes:
+        ax.set_xticks(list(xs), names, rotation=20, fontsize=8)
+    fig.suptitle("lateral connection types, SlowFast 4x16 R50", fontsize=11)
+    return fig
+
+
+def influence_figure(rows: list[dict]) -> Figure:
+    """Heatmap of how far each pathway's stage outputs move when one input changes (rows from
+    `explain.pathway_influence`): a zero column means no information flows that way."""
+    cols = [k for k in rows[0] if k != "stage"]
+    grid = [[r[c] for c in cols] for r in rows]
+    fig = Figure(figsize=(8, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(grid, cmap="Greens", aspect="auto")
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            ax.text(
+                j, i, "0" if r[c] == 0 else f"{r[c]:.2f}", ha="center", va="center", fontsize=10
+            )
+    ax.set_xticks(range(len(cols)), cols, fontsize=9)
+    ax.set_yticks(range(len(rows)), [r["stage"] for r in rows])
+    ax.set_title("largest change of each stage output when one input changes", fontsize=10)
+    return fig
