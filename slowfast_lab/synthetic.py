@@ -1,0 +1,428 @@
+"""MotionShapes: a synthetic video task on which the Slow and the Fast pathway are needed for
+different reasons, small enough to train SlowFast on a laptop CPU in minutes.
+
+A clip shows one object (a square, an "L" or a "pac-man") over a moving, noisy background. Its
+class is given by three factors: the coarse **shape** (easy for every model: it only says which
+group the class is in), a fine, low-contrast **texture** printed on the object (stripes, checks,
+dots, or plain), and its **motion** (still, or spinning clockwise / counter-clockwise).
+
+The 10 classes form three groups, each built to defeat one pathway:
+
+| group | classes | differ only in | who fails |
+|---|---|---|---|
+| appearance | square-stripes / -checks / -dots (still) | fine texture | Fast-only: its beta C channels are too few for fine, low-contrast detail |
+| motion | L-still / L-cw / L-ccw (plain) | spin direction | Slow-only: temporal aliasing, see below |
+| appearance+motion | pacman-{stripes,checks}-{cw,ccw} | texture AND direction | Slow-only (direction) and Fast-only (texture) |
+
+**Temporal aliasing.** A spinning object turns exactly one full turn every `tau` raw frames, the
+Slow pathway's stride. Every Slow frame (raw frames 0, tau, 2 tau, ...) therefore shows the object
+in the *same* pose, exactly as a still object: the Slow pathway cannot tell still, clockwise and
+counter-clockwise apart (chance: 1/3 on the motion group, 1/2 on the appearance+motion group).
+The Fast pathway samples every tau/alpha frames and sees the object turn by 360/alpha degrees per
+frame (90 degrees for alpha=4). The spinning shapes have no rotational symmetry, so a 90 degree
+step is never invisible and clockwise never looks like counter-clockwise (a "+" or an "S" shape
+would hide it). Do not flip clips horizontally: a mirror swaps clockwise and counter-clockwise.
+
+**Distractors** keep the task from being trivial: a random background colour with a drifting
+low-frequency grating, two small discs crossing the frame, a slow drift of the object itself (so
+"something changes" is not a motion cue), per-frame brightness flicker and pixel noise, and a
+random object colour, size, position and starting angle.
+
+Clips are deterministic: clip `index` of split `seed` depends on nothing else (a fresh test split
+is just another seed). `make_dataset` renders many clips once and caches them (memory and disk).
+
+    >>> data = make_dataset(seed=1, num_clips=20, progress=False)
+    >>> data.fast.shape, data.slow.shape       # uint8 [N, alpha T, H, W, 3], [N, T, H, W, 3]
+    (torch.Size([20, 16, 48, 48, 3]), torch.Size([20, 4, 48, 48, 3]))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .sampling import sample_indices
+
+GROUPS = ("appearance", "motion", "appearance+motion")
+SHAPES = ("square", "L", "pacman")
+TEXTURES = ("plain", "stripes", "checks", "dots")
+MOTIONS = ("still", "cw", "ccw")
+# Normalisation of model inputs (the public Kinetics checkpoints' values): RGB in [0,1].
+MEAN, STD = 0.45, 0.225
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """One MotionShapes class: coarse shape, fine texture, motion, and the group it belongs to."""
+
+    name: str
+    group: str
+    shape: str
+    texture: str
+    motion: str
+
+
+CLASSES: tuple[ClassSpec, ...] = (
+    # appearance: still squares, only the fine texture differs.
+    ClassSpec("square-stripes", "appearance", "square", "stripes", "still"),
+    ClassSpec("square-checks", "appearance", "square", "checks", "still"),
+    ClassSpec("square-dots", "appearance", "square", "dots", "still"),
+    # motion: plain L shapes, only the spin differs (aliased to a still picture for Slow).
+    ClassSpec("L-still", "motion", "L", "plain", "still"),
+    ClassSpec("L-cw", "motion", "L", "plain", "cw"),
+    ClassSpec("L-ccw", "motion", "L", "plain", "ccw"),
+    # appearance+motion: textured pac-men spinning one way or the other.
+    ClassSpec("pacman-stripes-cw", "appearance+motion", "pacman", "stripes", "cw"),
+    ClassSpec("pacman-stripes-ccw", "appearance+motion", "pacman", "stripes", "ccw"),
+    ClassSpec("pacman-checks-cw", "appearance+motion", "pacman", "checks", "cw"),
+    ClassSpec("pacman-checks-ccw", "appearance+motion", "pacman", "checks", "ccw"),
+)
+CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
+NUM_CLASSES = len(CLASSES)
+
+
+def group_of(label: int) -> str:
+    return CLASSES[label].group
+
+
+def group_labels() -> dict[str, list[int]]:
+    """{group: [class indices]} in the order of GROUPS."""
+    return {g: [i for i, c in enumerate(CLASSES) if c.group == g] for g in GROUPS}
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """How MotionShapes clips are made. T, tau, alpha must match the model that reads them.
+
+    Attributes:
+        size: frame height = width in pixels.
+        T, tau, alpha: the clip has T*tau raw frames; the Slow pathway sees every tau-th, the Fast
+            pathway every (tau/alpha)-th. A spin takes `spin_period` raw frames per turn.
+        spin_period: raw frames per full turn; None means tau (exact aliasing for Slow).
+        texture_period: period of the fine texture in pixels.
+        texture_contrast: texture amplitude (fraction of the [0,1] intensity range).
+        noise: std of the per-pixel, per-frame Gaussian noise.
+        distractors: number of small discs crossing the background.
+    """
+
+    size: int = 48
+    T: int = 4
+    tau: int = 8
+    alpha: int = 4
+    spin_period: int | None = None
+    texture_period: float = 4.0
+    texture_contrast: float = 0.14
+    noise: float = 0.05
+    distractors: int = 2
+
+    def __post_init__(self) -> None:
+        if self.tau % self.alpha:
+            raise ValueError(f"alpha={self.alpha} must divide tau={self.tau}")
+        if self.size < 32:
+            raise ValueError(f"size={self.size}: the networks need frames of at least 32x32")
+
+    @property
+    def raw_frames(self) -> int:
+        return self.T * self.tau
+
+    @property
+    def period(self) -> int:
+        return self.spin_period or self.tau
+
+    @classmethod
+    def for_model(cls, model_config, **overrides) -> TaskConfig:
+        """The task whose clip length and frame rates fit a SlowFastConfig (T, tau, alpha)."""
+        base = dict(T=model_config.T, tau=model_config.tau, alpha=model_config.alpha)
+        return cls(**{**base, **overrides})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Clip:
+    """One rendered clip: frames uint8 [F, H, W, 3], object mask bool [F, H, W], and its class."""
+
+    frames: np.ndarray
+    mask: np.ndarray
+    frame_indices: list[int]
+    label: int
+    params: dict
+
+    @property
+    def spec(self) -> ClassSpec:
+        return CLASSES[self.label]
+
+
+# ------------------------------------------------------------------------------------------------
+# Rendering
+# ------------------------------------------------------------------------------------------------
+
+
+def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Inside-test in object coordinates (u, v scaled so the shape fits in [-1, 1]^2)."""
+    if shape == "square":
+        return (np.abs(u) <= 0.8) & (np.abs(v) <= 0.8)
+    if shape == "L":  # two bars; mirror-symmetric about a diagonal, no rotational symmetry
+        vertical = (u >= -0.9) & (u <= -0.25) & (np.abs(v) <= 0.9)
+        horizontal = (v >= 0.25) & (v <= 0.9) & (np.abs(u) <= 0.9)
+        return vertical | horizontal
+    if shape == "pacman":  # a disc with a 90 degree mouth cut out, opening towards +u
+        r2 = u * u + v * v
+        mouth = (u > 0) & (np.abs(v) < u)
+        return (r2 <= 1.0) & ~mouth
+    raise ValueError(f"unknown shape {shape!r}; shapes are {SHAPES}")
+
+
+def _texture(texture: str, u: np.ndarray, v: np.ndarray, period: float) -> np.ndarray:
+    """Fine pattern in [-0.5, 0.5] on object coordinates in pixels (it turns with the object)."""
+    if texture == "plain":
+        return np.zeros_like(u)
+    phase_u, phase_v = np.sin(2 * np.pi * u / period), np.sin(2 * np.pi * v / period)
+    if texture == "stripes":
+        return np.sign(phase_u) * 0.5
+    if texture == "checks":
+        return np.sign(phase_u * phase_v) * 0.5
+    if texture == "dots":
+        du = np.mod(u, period) - period / 2
+        dv = np.mod(v, period) - period / 2
+        return np.where(du * du + dv * dv <= (period / 3.2) ** 2, 0.5, -0.5)
+    raise ValueError(f"unknown texture {texture!r}; textures are {TEXTURES}")
+
+
+def clip_params(seed: int, index: int, task: TaskConfig = TaskConfig()) -> dict:
+    """The random draws of clip `index` of split `seed` (label, colours, positions, angles...).
+
+    Labels cycle through the classes (index % 10), so every split is balanced.
+    """
+    rng = np.random.default_rng([int(seed), int(index), 20190000])
+    s = task.size
+    label = index % NUM_CLASSES
+    bg = rng.uniform(0.15, 0.85, 3)
+    obj = rng.uniform(0.1, 0.9, 3)
+    while np.abs(obj - bg).mean() < 0.25:  # keep the object visible
+        obj = rng.uniform(0.1, 0.9, 3)
+    speed = rng.uniform(0, 0.3)
+    drift_dir = rng.uniform(0, 2 * np.pi)
+    grating_dir = rng.uniform(0, 2 * np.pi)
+    return {
+        "label": int(label),
+        "bg": bg.tolist(),
+        "obj": obj.tolist(),
+        "radius": float(rng.uniform(0.26, 0.32) * s),
+        "center": rng.uniform(0.4 * s, 0.6 * s, 2).tolist(),
+        "drift": [speed * np.cos(drift_dir), speed * np.sin(drift_dir)],
+        "angle0": float(rng.uniform(0, 2 * np.pi)),
+        "texture_shift": rng.uniform(0, task.texture_period, 2).tolist(),
+        "grating": {
+            "freq": float(rng.uniform(1.0, 2.5) * 2 * np.pi / s),
+            "dir": float(grating_dir),
+            "speed": float(rng.uniform(-0.4, 0.4)),
+            "amp": float(rng.uniform(0.05, 0.15)),
+            "phase": float(rng.uniform(0, 2 * np.pi)),
+        },
+        "discs": [
+            {
+                "pos": rng.uniform(0, s, 2).tolist(),
+                "vel": rng.uniform(-1.5, 1.5, 2).tolist(),
+                "radius": float(rng.uniform(0.05, 0.08) * s),
+                "color": rng.uniform(0.1, 0.9, 3).tolist(),
+            }
+            for _ in range(task.distractors)
+        ],
+        "flicker": rng.normal(0, 0.03, task.raw_frames).tolist(),
+        "noise_seed": int(rng.integers(2**31)),
+    }
+
+
+def render_clip(
+    seed: int,
+    index: int,
+    task: TaskConfig = TaskConfig(),
+    frame_indices: list[int] | None = None,
+) -> Clip:
+    """Render clip `index` of split `seed`: the raw frames `frame_indices` (default: all T*tau).
+
+    Rendering any subset of frames gives exactly the same pixels as rendering all and selecting
+    (per-frame noise is keyed by the raw frame index).
+    """
+    p = clip_params(seed, index, task)
+    spec = CLASSES[p["label"]]
+    s = task.size
+    idx = list(range(task.raw_frames)) if frame_indices is None else list(frame_indices)
+    t = np.asarray(idx, dtype=np.float32)[:, None, None]  # [F, 1, 1]
+    y, x = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5  # pixel centres [H, W]
+
+    # Background: colour + a drifting low-frequency grating.
+    g = p["grating"]
+    along = x * np.cos(g["dir"]) + y * np.sin(g["dir"])  # [H, W]
+    wave = g["amp"] * np.sin(g["freq"] * (along - g["speed"] * t) + g["phase"])  # [F, H, W]
+    frames = np.asarray(p["bg"], np.float32) + wave[..., None]  # [F, H, W, 3]
+    frames = np.broadcast_to(frames, (len(idx), s, s, 3)).copy()
+
+    # Distractor discs crossing the frame (wrapping around), behind the object.
+    for d in p["discs"]:
+        cx = np.mod(d["pos"][0] + d["vel"][0] * t, s)
+        cy = np.mod(d["pos"][1] + d["vel"][1] * t, s)
+        inside = (x - cx) ** 2 + (y - cy) ** 2 <= d["radius"] ** 2  # [F, H, W]
+        frames[inside] = np.asarray(d["color"], np.float32)
+
+    # The object: drifting centre, angle0 + omega t, shape and texture in its own coordinates.
+    omega = {"still": 0.0, "cw": 1.0, "ccw": -1.0}[spec.motion] * 2 * np.pi / task.period
+    # Image y points down, so a positive angle turns clockwise on screen.
+    angle = p["angle0"] + omega * t  # [F, 1, 1]
+    cx = p["center"][0] + p["drift"][0] * t
+    cy = p["center"][1] + p["drift"][1] * t
+    dx, dy = x - cx, y - cy
+    cos, sin = np.cos(angle), np.sin(angle)
+    u = cos * dx + sin * dy  # rotate the pixel into the object frame (inverse rotation)
+    v = -sin * dx + cos * dy
+    r = p["radius"]
+    mask = _shape_mask(spec.shape, u / r, v / r)  # [F, H, W]
+    tu, tv = u + p["texture_shift"][0], v + p["texture_shift"][1]
+    pattern = task.texture_contrast * _texture(spec.texture, tu, tv, task.texture_period)
+    obj = np.asarray(p["obj"], np.float32) + pattern[..., None]  # [F, H, W, 3]
+    frames = np.where(mask[..., None], obj, frames)
+
+    # Flicker and pixel noise, keyed by the raw frame index.
+    flicker = np.asarray(p["flicker"], np.float32)[idx][:, None, None, None]
+    noise = np.stack(
+        [
+            np.random.default_rng([p["noise_seed"], i]).standard_normal((s, s, 3), np.float32)
+            for i in idx
+        ]
+    )
+    frames = frames + flicker + task.noise * noise
+    frames = np.clip(np.round(frames * 255), 0, 255).astype(np.uint8)
+    return Clip(frames, mask, idx, p["label"], p)
+
+
+def pathway_indices(task: TaskConfig) -> tuple[list[int], list[int]]:
+    """Raw frame indices the Slow and Fast pathways see (the paper's sampling, start 0)."""
+    return sample_indices(task.raw_frames, T=task.T, tau=task.tau, alpha=task.alpha, start=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Datasets: many clips, rendered once, cached
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MotionShapesData:
+    """A split of MotionShapes: the Fast pathway's frames of every clip and the labels.
+
+    fast:   uint8 [N, alpha T, H, W, 3] (raw frames 0, tau/alpha, 2 tau/alpha, ...)
+    labels: int64 [N]
+    The Slow frames are every alpha-th Fast frame (`slow`), as the paper samples them.
+    """
+
+    fast: torch.Tensor
+    labels: torch.Tensor
+    task: TaskConfig
+    seed: int
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def slow(self) -> torch.Tensor:
+        """uint8 [N, T, H, W, 3]: raw frames 0, tau, 2 tau, ..."""
+        return self.fast[:, :: self.task.alpha]
+
+    @property
+    def groups(self) -> list[str]:
+        return [CLASSES[int(i)].group for i in self.labels]
+
+    def batch(self, index: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Model-ready (slow, fast, labels): float [B,3,T,H,W], [B,3,alpha T,H,W], int64 [B]."""
+        fast = self.fast[index]
+        return to_model_input(fast[:, :: self.task.alpha]), to_model_input(fast), self.labels[index]
+
+
+def to_model_input(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 [N, t, H, W, 3] -> normalised float [N, 3, t, H, W] ((x/255 - 0.45) / 0.225)."""
+    x = frames.permute(0, 4, 1, 2, 3).float().div_(255.0)
+    return x.sub_(MEAN).div_(STD)
+
+
+def model_inputs(model, slow: torch.Tensor, fast: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The inputs a model takes: (slow, fast) for SlowFast, (slow,) Slow-only, (fast,) Fast-only."""
+    pathways = model.config.pathways
+    return {"slowfast": (slow, fast), "slow": (slow,), "fast": (fast,)}[pathways]
+
+
+_MEMORY: dict[str, MotionShapesData] = {}
+_MEMORY_LIMIT = 4  # splits kept in memory per process
+
+
+def cache_dir() -> Path:
+    """Where rendered splits are cached: $SLOWFAST_LAB_CACHE or ~/.cache/slowfast_lab."""
+    root = os.environ.get("SLOWFAST_LAB_CACHE") or Path.home() / ".cache" / "slowfast_lab"
+    return Path(root) / "motionshapes"
+
+
+def _cache_key(seed: int, num_clips: int, task: TaskConfig) -> str:
+    blob = json.dumps(
+        {"v": 1, "seed": seed, "n": num_clips, "task": task.to_dict()}, sort_keys=True
+    )
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def make_dataset(
+    seed: int,
+    num_clips: int,
+    task: TaskConfig = TaskConfig(),
+    cache: bool = True,
+    progress: bool = True,
+) -> MotionShapesData:
+    """Render (or load from cache) clips 0..num_clips-1 of split `seed`, Fast-pathway frames only.
+
+    Cached in memory and, with `cache=True`, on disk under `cache_dir()` (about 110 kB per clip at
+    48x48): rendering happens once per split, not once per epoch.
+    """
+    key = _cache_key(seed, num_clips, task)
+    if key in _MEMORY:
+        return _MEMORY[key]
+    path = cache_dir() / f"{key}.npz"
+    data = None
+    if cache and path.is_file():
+        try:
+            with np.load(path) as z:
+                data = MotionShapesData(
+                    torch.from_numpy(z["fast"]), torch.from_numpy(z["labels"]), task, seed
+                )
+        except (OSError, ValueError, KeyError):  # a broken cache file: render again
+            data = None
+    if data is None:
+        _, fast_idx = pathway_indices(task)
+        fast = np.empty((num_clips, len(fast_idx), task.size, task.size, 3), np.uint8)
+        labels = np.empty(num_clips, np.int64)
+        for i in tqdm(range(num_clips), desc=f"MotionShapes seed {seed}", disable=not progress):
+            clip = render_clip(seed, i, task, fast_idx)
+            fast[i], labels[i] = clip.frames, clip.label
+        data = MotionShapesData(torch.from_numpy(fast), torch.from_numpy(labels), task, seed)
+        if cache:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, fast=fast, labels=labels)
+            os.replace(tmp, path)
+    if len(_MEMORY) >= _MEMORY_LIMIT:
+        _MEMORY.pop(next(iter(_MEMORY)))
+    _MEMORY[key] = data
+    return data
+
+
+def describe_classes() -> str:
+    """The class table as text (one line per class)."""
+    lines = [f"{'#':>2}  {'class':<20} {'group':<18} {'shape':<7} {'texture':<8} motion"]
+    for i, c in enumerate(CLASSES):
+        lines.append(f"{i:>2}  {c.name:<20} {c.group:<18} {c.shape:<7} {c.texture:<8} {c.motion}")
+    return "\n".join(lines)
