@@ -1,22 +1,53 @@
-"""Saving and loading weights: our own checkpoints, and (see below) the official formats.
+"""Saving and loading weights: our own checkpoints and the official PySlowFast / PyTorchVideo files.
 
-Our format: `torch.save` of a plain dict, readable with `torch.load(weights_only=True)`:
-    {"format": "slowfast_lab", "version": 1, "config": {SlowFastConfig fields},
-     "model_state": state_dict, "meta": {anything JSON-like: command, seed, accuracy, ...}}
+Formats that `load_weights(model, path)` recognises by their content (not their file name):
+
+* ours: `torch.save` of a plain dict, readable with `torch.load(weights_only=True)`:
+      {"format": "slowfast_lab", "version": 1, "config": {SlowFastConfig fields},
+       "model_state": state_dict, "meta": {anything JSON-like: command, seed, accuracy, ...}}
+* PySlowFast `.pyth`: {"model_state": {"s1.pathway0_stem.conv.weight": ..., ...}, "epoch": ..., ...}
+* PyTorchVideo hub `.pyth`: {"model_state": {"blocks.0.multipathway_blocks.0.conv.weight": ...}}
+* PySlowFast Caffe2 `.pkl` (the model zoo): a pickle (latin1) of {"blobs": {"conv1_w": ndarray, ...}}
+
+All four describe the same layers; `LAYERS` below is the one table that names each layer in every
+format. Loading is safe for files from the internet: torch files go through
+`torch.load(weights_only=True)` and pickles through `SafeUnpickler`, which builds numpy arrays and
+plain containers only.
+
+Caffe2 parameter suffixes: `_w` weight, `_b` bias, `_s` BN scale (gamma), `_rm` BN running mean,
+`_riv` BN running variance (PySlowFast loads `_riv` into `running_var` as it is). Bookkeeping blobs
+(`*_momentum`, `lr`, `model_iter`) are skipped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import os
+import pickle
+import re
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from .config import SlowFastConfig
+from .config import PRESETS, SlowFastConfig
 from .model import VideoNet, build_model
 
 FORMAT = "slowfast_lab"
+
+
+# ------------------------------------------------------------------------------------------------
+# Our own format
+# ------------------------------------------------------------------------------------------------
 
 
 def save_checkpoint(model: VideoNet, path: str | os.PathLike, meta: dict | None = None) -> Path:
@@ -55,3 +86,600 @@ def load_model(path: str | os.PathLike) -> VideoNet:
     model.load_state_dict(payload["model_state"])
     model.checkpoint_meta = payload.get("meta", {})
     return model.eval()
+
+
+# ------------------------------------------------------------------------------------------------
+# Safe unpickling of Caffe2 .pkl files
+# ------------------------------------------------------------------------------------------------
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the model; the message says what would."""
+
+
+# The only globals a model-zoo pickle needs: numpy's array / scalar / dtype constructors (under
+# their numpy 1 and numpy 2 module names), bytes written by Python 3 (`_codecs.encode`), OrderedDict.
+_ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("collections", "OrderedDict"): OrderedDict,
+    ("_codecs", "encode"): __import__("codecs").encode,
+}
+for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+    _ALLOWED_GLOBALS[(_module, "_reconstruct")] = np.zeros(1).__reduce__()[0]
+    _ALLOWED_GLOBALS[(_module, "scalar")] = np.float32(0).__reduce__()[0]
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays, numpy scalars and plain containers; refuses every other global.
+
+    A pickle can name any importable callable (`os.system`, ...) and have it called while loading;
+    this unpickler only resolves the handful of names in `_ALLOWED_GLOBALS`.
+    """
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: a weights file should hold only numpy arrays "
+                "and plain containers (this one may be malicious or is not a model-zoo .pkl)"
+            ) from None
+
+
+def safe_unpickle(data: bytes) -> object:
+    """The first object of a pickle, built with `SafeUnpickler` (latin1 for Python 2 pickles)."""
+    return SafeUnpickler(io.BytesIO(data), encoding="latin1").load()
+
+
+# ------------------------------------------------------------------------------------------------
+# One table of names: each parameterised layer, in our model and in each official format
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """A placeholder in a name template: its regex, and what it tells about the layer."""
+
+    pattern: str
+    decode: Callable[[str], dict[str, object]]
+
+
+PATHWAYS = ("slow", "fast")  # PySlowFast / PyTorchVideo pathway 0 is Slow, pathway 1 is Fast
+
+FIELDS: dict[str, Field] = {
+    "p": Field(r"[01]", lambda v: {"path": PATHWAYS[int(v)]}),  # PySlowFast pathway index
+    "t": Field(r"(?:t_)?", lambda v: {"path": "fast" if v else "slow"}),  # Caffe2 Fast prefix
+    "mp": Field(  # PyTorchVideo: "multipathway_blocks.{p}." in SlowFast, absent in a ResNet
+        r"(?:multipathway_blocks\.[01]\.)?",
+        lambda v: {"path": "fast" if v.endswith("1.") else "slow"},
+    ),
+    "s": Field(r"[2-5]", lambda v: {"s": int(v)}),  # stage res2..res5
+    "s-1": Field(r"[1-4]", lambda v: {"s": int(v) + 1}),  # PyTorchVideo block index of stage s
+    "j": Field(r"\d+", lambda v: {"j": int(v)}),  # bottleneck within the stage
+    "x": Field(r"[abc]", lambda v: {"x": v}),  # the bottleneck's a, b or c conv
+    "k": Field(r"[1-4]", lambda v: {"k": int(v)}),  # lateral 1..4
+    "k-1": Field(r"[0-3]", lambda v: {"k": int(v) + 1}),
+    # Caffe2 names a lateral after the layer it follows: pool1, or the last block of res2..res4.
+    "after": Field(
+        r"pool1|res[2-4]_\d+_branch2c_bn", lambda v: {"k": 1 if v == "pool1" else int(v[3])}
+    ),
+    "head": Field(r"[56]", lambda v: {}),  # PyTorchVideo head block: 6 in SlowFast, 5 in a ResNet
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One parameterised layer named in every format (templates use the FIELDS placeholders)."""
+
+    ours: str
+    pyslowfast: str
+    pytorchvideo: str
+    caffe2: str
+
+
+# fmt: off
+LAYERS = (
+    #     ours                            PySlowFast .pyth                     PyTorchVideo .pyth                                 Caffe2 .pkl blobs
+    Layer("{path}.stem.conv.conv",        "s1.pathway{p}_stem.conv",           "blocks.0.{mp}conv",                               "{t}conv1"),
+    Layer("{path}.stem.conv.bn",          "s1.pathway{p}_stem.bn",             "blocks.0.{mp}norm",                               "{t}res_conv1_bn"),
+    Layer("{path}.res{s}.{j}.{x}.conv",   "s{s}.pathway{p}_res{j}.branch2.{x}",    "blocks.{s-1}.{mp}res_blocks.{j}.branch2.conv_{x}", "{t}res{s}_{j}_branch2{x}"),
+    Layer("{path}.res{s}.{j}.{x}.bn",     "s{s}.pathway{p}_res{j}.branch2.{x}_bn", "blocks.{s-1}.{mp}res_blocks.{j}.branch2.norm_{x}", "{t}res{s}_{j}_branch2{x}_bn"),
+    Layer("{path}.res{s}.{j}.shortcut.conv", "s{s}.pathway{p}_res{j}.branch1",    "blocks.{s-1}.{mp}res_blocks.{j}.branch1_conv",     "{t}res{s}_{j}_branch1"),
+    Layer("{path}.res{s}.{j}.shortcut.bn",   "s{s}.pathway{p}_res{j}.branch1_bn", "blocks.{s-1}.{mp}res_blocks.{j}.branch1_norm",     "{t}res{s}_{j}_branch1_bn"),
+    Layer("fuse{k}.conv",                 "s{k}_fuse.conv_f2s",                "blocks.{k-1}.multipathway_fusion.conv_fast_to_slow", "t_{after}_subsample"),
+    Layer("fuse{k}.bn",                   "s{k}_fuse.bn",                      "blocks.{k-1}.multipathway_fusion.norm",           "t_{after}_subsample_bn"),
+    Layer("head.fc",                      "head.projection",                   "blocks.{head}.proj",                              "pred"),
+)
+# fmt: on
+
+# Parameter names: torch formats append ".weight" etc.; Caffe2 appends "_w" etc.
+TORCH_PARAMS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+CAFFE2_PARAMS = {
+    "w": "weight",
+    "b": "bias",
+    "s": "weight",
+    "rm": "running_mean",
+    "riv": "running_var",
+}
+CAFFE2_BOOKKEEPING = re.compile(r".*_momentum\Z|lr\Z|model_iter\Z")
+FORMAT_NAMES = {
+    "ours": "slowfast_lab checkpoint",
+    "pyslowfast": "PySlowFast .pyth",
+    "pytorchvideo": "PyTorchVideo .pyth",
+    "caffe2": "PySlowFast Caffe2 .pkl",
+}
+
+
+def _compile(template: str) -> tuple[re.Pattern, list[str]]:
+    """A template such as "s{s}.pathway{p}_res{j}" as a full-match regex and its field names."""
+    names = re.findall(r"\{([^}]+)\}", template)
+    literals = re.split(r"\{[^}]+\}", template)  # one more than names
+    pattern = re.escape(literals[0]) + "".join(
+        f"({FIELDS[name].pattern})" + re.escape(text)
+        for name, text in zip(names, literals[1:], strict=True)
+    )
+    return re.compile(pattern + r"\Z"), names
+
+
+_COMPILED = {
+    fmt: [(_compile(getattr(layer, fmt)), layer.ours) for layer in LAYERS]
+    for fmt in ("pyslowfast", "pytorchvideo", "caffe2")
+}
+
+
+def _our_layer_name(fmt: str, layer: str) -> str | None:
+    """Our module name for a layer name of format `fmt` (None when no rule matches)."""
+    for (regex, names), ours in _COMPILED[fmt]:
+        match = regex.match(layer)
+        if match:
+            fields: dict[str, object] = {}
+            for name, value in zip(names, match.groups(), strict=True):
+                fields.update(FIELDS[name].decode(value))
+            return ours.format(**fields)
+    return None
+
+
+def _split_param(fmt: str, key: str) -> tuple[str, str] | None:
+    """("s1.pathway0_stem.bn", "running_mean") from a full key; None for non-parameters."""
+    if fmt == "caffe2":
+        layer, _, suffix = key.rpartition("_")
+        return (layer, CAFFE2_PARAMS[suffix]) if layer and suffix in CAFFE2_PARAMS else None
+    layer, _, param = key.rpartition(".")
+    return (layer, param) if layer and param in TORCH_PARAMS else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading a file: detect its format, rename its entries to ours
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Converted:
+    """A checkpoint's weights under our names, with where each came from."""
+
+    path: Path
+    format: str  # one of FORMAT_NAMES
+    state: dict[str, torch.Tensor]
+    source_names: dict[str, str] = field(default_factory=dict)  # our key -> key in the file
+    unused: list[str] = field(default_factory=list)  # file entries that name no layer of ours
+    config: dict | None = None  # our format only: the saved SlowFastConfig fields
+
+    @property
+    def format_name(self) -> str:
+        return FORMAT_NAMES[self.format]
+
+
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first object of a pre-1.6 torch.save file
+
+
+def read_weights(path: str | os.PathLike) -> Converted:
+    """Read any supported weights file safely and rename its entries to our module names."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"weights file {path} does not exist (official files: "
+            "python -m slowfast_lab weights download NAME --to DIR)"
+        )
+    if zipfile.is_zipfile(path):
+        return _from_torch(path, _torch_load(path))
+    data = path.read_bytes()
+    try:
+        obj = safe_unpickle(data)
+    except pickle.UnpicklingError as err:
+        if "refusing" in str(err):
+            raise CheckpointError(f"{path}: {err}") from None
+        raise CheckpointError(
+            f"{path} is neither a torch checkpoint (.pyth/.pt) nor a pickle (.pkl): {err}"
+        ) from None
+    except Exception as err:  # truncated or corrupt files raise many kinds of errors
+        raise CheckpointError(f"{path} could not be read as a weights file: {err!r}") from None
+    if obj == _TORCH_LEGACY_MAGIC:
+        return _from_torch(path, _torch_load(path))
+    return _from_caffe2(path, obj)
+
+
+def _torch_load(path: Path) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path} holds more than tensors and plain containers, so it is not loaded "
+            f"(torch.load(weights_only=True) refused it): {str(err).splitlines()[0]}"
+        ) from None
+
+
+def _from_torch(path: Path, obj: object) -> Converted:
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        state = dict(obj["model_state"])
+        return Converted(path, "ours", state, {k: k for k in state}, config=obj.get("config"))
+    state = obj
+    if isinstance(obj, dict):
+        state = obj.get("model_state", obj.get("state_dict", obj))
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(
+            f"{path} is a torch file but holds no state dict (expected a dict with 'model_state' "
+            "as PySlowFast and PyTorchVideo save it)"
+        )
+    state = {k.removeprefix("module."): v for k, v in state.items()}  # saved from DataParallel
+    if any(k.startswith("s1.") for k in state):
+        fmt = "pyslowfast"
+    elif any(k.startswith("blocks.") for k in state):
+        fmt = "pytorchvideo"
+    elif any(k.startswith(("slow.", "fast.")) for k in state):
+        return Converted(path, "ours", state, {k: k for k in state})
+    else:
+        raise CheckpointError(
+            f"{path}: unknown key names (first: {next(iter(state), 'none')!r}); expected "
+            "PySlowFast 's1.pathway0_stem...', PyTorchVideo 'blocks.0...' or our 'slow.stem...'"
+        )
+    return _rename(path, fmt, state.items())
+
+
+def _from_caffe2(path: Path, obj: object) -> Converted:
+    if not isinstance(obj, dict) or "blobs" not in obj:
+        found = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(
+            f"{path} unpickles to {found} but has no 'blobs' entry, so it is not a PySlowFast "
+            "Caffe2 model-zoo file (those hold {'blobs': {'conv1_w': array, ...}}). "
+            "If it is a .pyth saved by torch, keep it as it is: load_weights reads it directly"
+        )
+    blobs = {
+        k: torch.tensor(np.asarray(v))
+        for k, v in obj["blobs"].items()
+        if not CAFFE2_BOOKKEEPING.match(k) and isinstance(v, np.ndarray)
+    }
+    return _rename(path, "caffe2", blobs.items())
+
+
+def _rename(path: Path, fmt: str, items) -> Converted:
+    out = Converted(path, fmt, {})
+    for key, value in items:
+        split = _split_param(fmt, key)
+        ours = _our_layer_name(fmt, split[0]) if split else None
+        if ours is None:
+            out.unused.append(key)
+            continue
+        our_key = f"{ours}.{split[1]}"
+        out.state[our_key] = value
+        out.source_names[our_key] = key
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Fitting a checkpoint to a model, and saying which preset fits when it does not
+# ------------------------------------------------------------------------------------------------
+
+
+def _shapes(state: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in state.items() if not k.endswith("num_batches_tracked")}
+
+
+def _for_model(state: dict[str, torch.Tensor], has_slow: bool) -> dict[str, torch.Tensor]:
+    """A single-pathway file names its pathway "pathway0" (read as slow); a Fast-only model
+    calls it fast."""
+    single = not any(k.startswith(("fast.", "fuse")) for k in state)
+    if has_slow or not single:
+        return state
+    return {("fast." + k[5:] if k.startswith("slow.") else k): v for k, v in state.items()}
+
+
+def _fit_shapes(
+    state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]]
+) -> dict[str, torch.Tensor]:
+    """Reshape entries stored with extra singleton dims (e.g. an fc kept as a 1x1x1 conv)."""
+    out = dict(state)
+    for k, v in state.items():
+        want = expected.get(k)
+        if want and tuple(v.shape) != want and v.numel() == int(np.prod(want)):
+            if tuple(s for s in v.shape if s != 1) == tuple(s for s in want if s != 1):
+                out[k] = v.reshape(want)
+    return out
+
+
+def _problems(state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]]) -> list[str]:
+    got = _shapes(state)
+    problems = []
+    shape_diff = [k for k in expected if k in got and got[k] != expected[k]]
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    for k in shape_diff[:4]:
+        problems.append(f"{k} is {list(got[k])} in the file but {list(expected[k])} in the model")
+    if len(shape_diff) > 4:
+        problems.append(f"... and {len(shape_diff) - 4} more entries with other shapes")
+    if missing:
+        problems.append(f"{len(missing)} model entries are not in the file, e.g. {missing[0]}")
+    if extra:
+        problems.append(f"{len(extra)} file entries have no place in the model, e.g. {extra[0]}")
+    return problems
+
+
+def _num_classes(state: Mapping[str, torch.Tensor]) -> int | None:
+    fc = state.get("head.fc.weight")
+    return int(fc.shape[0]) if fc is not None else None
+
+
+def fitting_presets(state: dict[str, torch.Tensor]) -> list[str]:
+    """Presets whose architecture matches these (our-named) weights, at the file's num_classes.
+
+    Models are built on the "meta" device, so this costs no memory and little time. Weights
+    cannot tell alpha or tau apart (they have no parameters): e.g. slow_4x16_r50 and slow_8x8_r50
+    both fit a Slow-only R50 file.
+    """
+    num_classes = _num_classes(state)
+    fits = []
+    for name, cfg in PRESETS.items():
+        overrides = {"num_classes": num_classes} if num_classes else {}
+        with torch.device("meta"):
+            expected = _shapes(build_model(cfg, **overrides).state_dict())
+        candidate = _fit_shapes(_for_model(state, cfg.has_slow), expected)
+        if not _problems(candidate, expected):
+            fits.append(name)
+    return fits
+
+
+def describe(state: Mapping[str, torch.Tensor]) -> str:
+    """What the weights say about their architecture, in config-field words."""
+    pathways = [p for p in PATHWAYS if f"{p}.stem.conv.conv.weight" in state]
+    parts = ["SlowFast" if len(pathways) == 2 else f"{'/'.join(pathways) or 'no'} pathway only"]
+    res4 = {int(k.split(".")[2]) for k in state if re.match(r"(slow|fast)\.res4\.\d+\.", k)}
+    if res4:
+        parts.append(f"depth {101 if max(res4) + 1 == 23 else 50} ({max(res4) + 1} res4 blocks)")
+    if "fuse1.conv.weight" in state:
+        parts.append(f"fusion_kernel={state['fuse1.conv.weight'].shape[2]}")
+    if _num_classes(state):
+        parts.append(f"num_classes={_num_classes(state)}")
+    return ", ".join(parts)
+
+
+def _config_words(config: SlowFastConfig) -> str:
+    words = f"pathways={config.pathways!r}, depth={config.depth}, num_classes={config.num_classes}"
+    if config.pathways == "slowfast":
+        words += f", fusion={config.fusion!r}, fusion_kernel={config.fusion_kernel}"
+    return words
+
+
+def load_weights(model: VideoNet, path: str | os.PathLike, load_head: bool = True) -> VideoNet:
+    """Load a weights file of any supported format into `model` (in place); returns the model.
+
+    Recognises our checkpoints, PySlowFast `.pyth` and Caffe2 `.pkl` (model zoo) and PyTorchVideo
+    hub `.pyth` files by their content. Every entry of the model must come from the file and every
+    weight in the file must find its place, with the same shape; otherwise a CheckpointError says
+    what differs and which preset the file fits. `load_head=False` keeps the model's classifier
+    (for fine-tuning on another number of classes).
+
+    >>> model = build_model("slowfast_8x8_r50")                       # doctest: +SKIP
+    >>> load_weights(model, "SLOWFAST_8x8_R50.pkl")                   # doctest: +SKIP
+    """
+    checkpoint = read_weights(path)
+    target = model.state_dict()
+    expected = _shapes(target)
+    state = _fit_shapes(_for_model(checkpoint.state, model.config.has_slow), expected)
+    if not load_head:
+        state = {k: v for k, v in state.items() if not k.startswith("head.")}
+        expected = {k: v for k, v in expected.items() if not k.startswith("head.")}
+    problems = _problems(state, expected)
+    if checkpoint.unused:
+        problems.append(
+            f"{len(checkpoint.unused)} file entries name no layer slowfast_lab knows, e.g. "
+            f"{checkpoint.unused[0]!r} (non-local blocks and detection heads are not supported)"
+        )
+    if problems:
+        raise CheckpointError(_mismatch_message(checkpoint, model, problems))
+    for k, v in target.items():  # Caffe2 files have no BN step counters; head kept if asked
+        state.setdefault(k, v)
+    model.load_state_dict(state, strict=True)
+    model.checkpoint_meta = {"path": str(checkpoint.path), "format": checkpoint.format}
+    return model
+
+
+def _mismatch_message(checkpoint: Converted, model: VideoNet, problems: list[str]) -> str:
+    lines = [
+        f"{checkpoint.path} ({checkpoint.format_name}) does not fit this model "
+        f"({_config_words(model.config)}):",
+        *(f"  - {p}" for p in problems),
+        f"The file holds: {describe(checkpoint.state)}.",
+    ]
+    fits = fitting_presets(checkpoint.state)
+    n = _num_classes(checkpoint.state)
+    if fits:
+        names = " or ".join(repr(f) for f in fits)
+        lines.append(
+            f"It fits preset {names}: model = sfl.build_model({fits[0]!r}, num_classes={n})"
+        )
+    elif checkpoint.config:
+        lines.append(
+            "It is a slowfast_lab checkpoint: sfl.weights.load_model(path) rebuilds its model"
+        )
+    else:
+        lines.append("No preset fits it; build a model with the config fields above")
+    return "\n".join(lines)
+
+
+def checkpoint_info(path: str | os.PathLike) -> dict:
+    """Format, architecture and fitting presets of a weights file (for `weights info`)."""
+    checkpoint = read_weights(path)
+    return {
+        "path": str(checkpoint.path),
+        "format": checkpoint.format_name,
+        "entries": len(checkpoint.state),
+        "unused_entries": len(checkpoint.unused),
+        "architecture": describe(checkpoint.state),
+        "fits_presets": fitting_presets(checkpoint.state),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# Downloading the official files (for users with internet; the tests use a local server)
+# ------------------------------------------------------------------------------------------------
+
+DEFAULT_BASE_URL = "https://dl.fbaipublicfiles.com/"
+BASE_URL_ENV = "SLOWFAST_LAB_WEIGHTS_URL"  # a mirror, or a local server in the tests
+
+
+@dataclass(frozen=True)
+class OfficialFile:
+    """A public checkpoint: where it lives (under the base URL) and which preset it fits.
+
+    sha256 is None where no hash has been published or verified by us: we do not make one up.
+    Such files are checked against the server's Content-Length, and their sha256 is recorded
+    beside them (NAME.sha256, `sha256sum -c` format) so later runs can verify the copy.
+    """
+
+    name: str
+    url_path: str
+    preset: str
+    sha256: str | None = None
+
+
+_PYSLOWFAST_ZOO = "pyslowfast/model_zoo/kinetics400/"
+_PYTORCHVIDEO_ZOO = "pytorchvideo/model_zoo/kinetics/"
+OFFICIAL_FILES: dict[str, OfficialFile] = {
+    f.name: f
+    for f in (
+        OfficialFile(
+            "SLOWFAST_4x16_R50.pkl", _PYSLOWFAST_ZOO + "SLOWFAST_4x16_R50.pkl", "slowfast_4x16_r50"
+        ),
+        OfficialFile(
+            "SLOWFAST_8x8_R50.pkl", _PYSLOWFAST_ZOO + "SLOWFAST_8x8_R50.pkl", "slowfast_8x8_r50"
+        ),
+        OfficialFile(
+            "SLOWONLY_4x16_R50.pkl", _PYSLOWFAST_ZOO + "SLOWONLY_4x16_R50.pkl", "slow_4x16_r50"
+        ),
+        OfficialFile(
+            "SLOWONLY_8x8_R50.pkl", _PYSLOWFAST_ZOO + "SLOWONLY_8x8_R50.pkl", "slow_8x8_r50"
+        ),
+        OfficialFile(
+            "SLOWFAST_8x8_R50.pyth", _PYTORCHVIDEO_ZOO + "SLOWFAST_8x8_R50.pyth", "slowfast_8x8_r50"
+        ),
+        OfficialFile("SLOW_8x8_R50.pyth", _PYTORCHVIDEO_ZOO + "SLOW_8x8_R50.pyth", "slow_8x8_r50"),
+        OfficialFile(
+            "SLOWFAST_8x8_R101.pyth",
+            _PYTORCHVIDEO_ZOO + "SLOWFAST_8x8_R101.pyth",
+            "slowfast_8x8_r101",
+        ),
+    )
+}
+
+
+class DownloadError(OSError):
+    """A download that failed or did not verify; the message says what to do instead."""
+
+
+def official_file(name: str) -> OfficialFile:
+    """The official file called `name` (case-insensitive), or a ValueError listing the names."""
+    for known, entry in OFFICIAL_FILES.items():
+        if known.lower() == name.lower():
+            return entry
+    raise ValueError(f"unknown official weights {name!r}; known: {', '.join(OFFICIAL_FILES)}")
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _recorded_sha256(path: Path) -> str | None:
+    record = path.with_name(path.name + ".sha256")
+    return record.read_text().split()[0] if record.is_file() else None
+
+
+def download(
+    name: str,
+    to: str | os.PathLike,
+    *,
+    base_url: str | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> Path:
+    """Download official weights `name` into folder `to`; returns the file's path.
+
+    The file is streamed into a temporary file in `to` and renamed into place only after it
+    checks out (Content-Length, and sha256 when known or given), so an interrupted download never
+    leaves a half file under the real name. A file already there that verifies is not fetched
+    again. `base_url` (or $SLOWFAST_LAB_WEIGHTS_URL) replaces https://dl.fbaipublicfiles.com/.
+    """
+    entry = official_file(name)
+    expected = (sha256 or entry.sha256 or "").lower() or None
+    folder = Path(to)
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / entry.name
+    if dest.is_file():
+        known = expected or _recorded_sha256(dest)
+        if known and sha256_of(dest) == known:
+            return dest
+    base = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    url = base.rstrip("/") + "/" + entry.url_path
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.name}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            digest, received, total = _stream(url, out, entry.name, progress, timeout, dest)
+        if total is not None and received != total:
+            raise DownloadError(
+                f"{url}: received {received} of {total} bytes (connection cut?); run the "
+                "command again"
+            )
+        actual = digest.hexdigest()
+        if expected and actual != expected:
+            raise DownloadError(
+                f"{url}: sha256 {actual} does not match the expected {expected}; the file was "
+                "not kept (a corrupt download or a changed file on the server)"
+            )
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dest.with_name(dest.name + ".sha256").write_text(f"{actual}  {dest.name}\n")
+    return dest
+
+
+def _stream(url: str, out, label: str, progress: bool, timeout: float, dest: Path):
+    from tqdm.auto import tqdm
+
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        raise DownloadError(f"{url}: the server answered {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise DownloadError(
+            f"could not reach {url} ({reason}). Without internet, download the file elsewhere "
+            f"and copy it to {dest}, or point ${BASE_URL_ENV} at a mirror"
+        ) from None
+    digest, received = hashlib.sha256(), 0
+    length = response.headers.get("Content-Length")
+    total = int(length) if length and length.isdigit() else None
+    with (
+        response,
+        tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=not progress) as bar,
+    ):
+        while block := response.read(1 << 20):
+            out.write(block)
+            digest.update(block)
+            received += len(block)
+            bar.update(len(block))
+    return digest, received, total
