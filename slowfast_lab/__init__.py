@@ -12,5 +12,6 @@ from .model import (
     fold_batchnorm,
     optimize_for_inference,
 )
+from .weights import CheckpointError, load_weights
 
 __version__ = "0.1.0"
