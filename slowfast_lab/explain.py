@@ -7,8 +7,9 @@ displays; everything here is unit-tested on its values (tests/test_explain.py).
 Lesson 01 (temporal sampling): `sampling_timeline`, `linspace_slow_positions`, `packing_comparison`,
     `apparent_rotation`, `angles_seen`.
 Lesson 02 (the two pathways): `stage_shapes`, `shape_rows`, `temporal_kernels`, `temporal_strides`,
-    `counted_macs_by_part`, `compute_rows`, `fast_share_rows`.
-Lesson 03 (lateral connections): `lateral_rows`, `time_to_channel_layout`, `fusion_cost_rows`,
+    `counted_macs_by_part`, `counted_macs_by_stage`, `stage_macs_rows`, `compute_rows`,
+    `fast_share_rows`.
+Lesson 03 (lateral connections): `fusion_point_rows`, `lateral_rows`, `time_to_channel_layout`, `fusion_cost_rows`,
     `pathway_influence`.
 """
 
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 from .complexity import complexity
-from .config import FUSIONS, SlowFastConfig, fusion_points, get_config
+from .config import FUSIONS, SlowFastConfig, fusion_points, get_config, lateral_channels
 from .fusion import build_lateral, time_to_channel
 from .sampling import sample_indices
 
@@ -263,6 +264,10 @@ def part_of(module_name: str) -> str | None:
 def counted_macs_by_part(model: nn.Module, crop: int = 64) -> dict[str, int]:
     """Multiply-adds per part counted on a real forward with torch.utils.flop_counter (which counts
     2 flops per multiply-add, so its numbers are halved). Checks `complexity` independently."""
+    return _counted(model, crop, by_stage=False)
+
+
+def _counted(model: nn.Module, crop: int, by_stage: bool) -> dict[str, int]:
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
@@ -273,16 +278,45 @@ def counted_macs_by_part(model: nn.Module, crop: int = 64) -> dict[str, int]:
             model(*model_inputs(model, crop))
     finally:
         model.train(was_training)
-    totals = dict.fromkeys(("slow", "fast", "lateral", "head"), 0)
+    totals: dict[str, int] = (
+        {} if by_stage else dict.fromkeys(("slow", "fast", "lateral", "head"), 0)
+    )
     # Leaf modules only (a Conv3d / Linear), so nothing is counted twice.
     leaves = {name for name, m in model.named_modules() if isinstance(m, (nn.Conv3d, nn.Linear))}
-    prefix = type(model).__name__
+    prefix = type(model).__name__ + "."
     for name, counts in counter.get_flop_counts().items():
-        if name.startswith(prefix + ".") and name[len(prefix) + 1 :] in leaves:
-            part = part_of(name)
-            if part is not None:
-                totals[part] += int(sum(counts.values())) // 2
+        if not (name.startswith(prefix) and name[len(prefix) :] in leaves):
+            continue
+        part = part_of(name)
+        if part is None:
+            continue
+        key = part
+        if by_stage and part in ("slow", "fast"):
+            key = ".".join(name.split(".")[1:3])
+        totals[key] = totals.get(key, 0) + int(sum(counts.values())) // 2
     return totals
+
+
+def counted_macs_by_stage(model: nn.Module, crop: int = 64) -> dict[str, int]:
+    """Like `counted_macs_by_part`, finer: {"slow.stem": .., "slow.res2": .., "fast.stem": ..,
+    "lateral": .., "head": ..} (multiply-adds of one counted forward, flop counts halved)."""
+    return _counted(model, crop, by_stage=True)
+
+
+def stage_macs_rows(by_stage: dict[str, int]) -> list[dict]:
+    """One row per stage: Slow and Fast multiply-adds (millions) and the Fast/Slow ratio."""
+    rows = []
+    for stage in STAGES:
+        s, f = by_stage.get(f"slow.{stage}", 0), by_stage.get(f"fast.{stage}", 0)
+        rows.append(
+            {
+                "stage": stage,
+                "slow MMACs": s / 1e6,
+                "fast MMACs": f / 1e6,
+                "fast/slow": f / s if s else None,
+            }
+        )
+    return rows
 
 
 def compute_rows(analytic: dict[str, int], counted: dict[str, int] | None = None) -> list[dict]:
@@ -340,6 +374,32 @@ FUSION_NAMES = {
     "t_sample": "time-strided sampling",
     "t_conv": "time-strided conv",
 }
+
+
+def fusion_point_rows(
+    preset: str | SlowFastConfig = "slowfast_4x16_r50", **overrides
+) -> list[dict]:
+    """Where the laterals attach and what they carry: one row per fusion point fuse1..fuse4.
+
+    For 4x16 R50 with T-conv the next Slow stage receives 64+16=80, 256+64=320, 512+128=640 and
+    1024+256=1280 channels.
+    """
+    cfg = get_config(preset, **overrides)
+    after = ("pool1", "res2", "res3", "res4")
+    rows = []
+    for (name, c_slow, c_fast), where in zip(fusion_points(cfg), after, strict=True):
+        added = lateral_channels(cfg, c_fast)
+        rows.append(
+            {
+                "lateral": name,
+                "after": where,
+                "Slow channels C": c_slow,
+                "Fast channels beta C": c_fast,
+                "channels added": added,
+                "next Slow stage reads": c_slow + added,
+            }
+        )
+    return rows
 
 
 @torch.no_grad()

@@ -410,3 +410,154 @@ def influence_figure(rows: list[dict]) -> Figure:
     ax.set_yticks(range(len(rows)), [r["stage"] for r in rows])
     ax.set_title("largest change of each stage output when one input changes", fontsize=10)
     return fig
+
+
+def stage_macs_figure(rows: list[dict], title: str = "") -> Figure:
+    """Multiply-adds of each stage, Slow against Fast (rows from `explain.stage_macs_rows`)."""
+    fig = Figure(figsize=(9, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    xs = range(len(rows))
+    for off, key, color in ((-0.2, "slow", SLOW_COLOR), (0.2, "fast", FAST_COLOR)):
+        vals = [r[f"{key} MMACs"] for r in rows]
+        ax.bar([x + off for x in xs], vals, width=0.4, color=color, label=key)
+        for x, v in zip(xs, vals, strict=True):
+            ax.annotate(
+                f"{v:.0f}",
+                (x + off, v),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
+    ax.set_xticks(list(xs), [r["stage"] for r in rows])
+    ax.set_ylabel("millions of multiply-adds")
+    ax.legend()
+    ax.set_title(title or "compute per stage (counted on a real forward)", fontsize=10)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# Lesson 05: the alpha / beta explorer (plotly: hover shows each point's numbers)
+# ------------------------------------------------------------------------------------------------
+
+
+def explorer_chart(points: dict, runs: list[dict] | None = None):
+    """The explorer's chart (plotly), three panels side by side:
+
+    1. Kinetics-400 top-1 against GFLOPs: paper Table 5b as printed (grey), our computed GFLOPs for
+       the same betas at the paper's accuracy (orange), and this configuration (a star where the paper
+       ran it, else a dashed line at its GFLOPs: its accuracy is unknown);
+    2. measured forward time per clip against GFLOPs ("measure" runs);
+    3. MotionShapes accuracy of the small model ("train" runs) against its GFLOPs.
+
+    `points` comes from `widgets.chart_points`, `runs` are the explorer's run dicts.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    runs = runs or []
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        column_widths=[0.5, 0.25, 0.25],
+        subplot_titles=(
+            "Kinetics-400 top-1 vs cost (SlowFast 4x16 R50)",
+            "measured forward time",
+            "MotionShapes accuracy (small model)",
+        ),
+    )
+    paper, ours = points.get("paper", []), points.get("ours", [])
+    fig.add_trace(
+        go.Scatter(
+            x=[p.gflops for p in paper],
+            y=[p.top1 for p in paper],
+            mode="markers+text",
+            text=[p.label.split(" ")[0].replace("beta=", "") for p in paper],
+            textposition="top center",
+            marker={"color": "#7f7f7f", "size": 9, "symbol": "circle-open"},
+            name="paper Table 5b (as printed)",
+            hovertemplate="%{hovertext}<br>%{x:.1f} GFLOPs, top-1 %{y}%<extra></extra>",
+            hovertext=[p.label for p in paper],
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[p.gflops for p in ours],
+            y=[p.top1 for p in ours],
+            mode="lines+markers",
+            marker={"color": FAST_COLOR, "size": 7},
+            line={"color": FAST_COLOR, "width": 1},
+            name="our GFLOPs count (paper's accuracy)",
+            hovertemplate="%{hovertext}<br>%{x:.2f} GFLOPs, paper top-1 %{y}%<extra></extra>",
+            hovertext=[p.label for p in ours],
+        ),
+        row=1,
+        col=1,
+    )
+    for p in points.get("current", []):
+        if p.top1 is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[p.gflops],
+                    y=[p.top1],
+                    mode="markers",
+                    marker={"color": SLOW_COLOR, "size": 16, "symbol": "star"},
+                    name="this configuration",
+                    hovertemplate="this configuration<br>%{x:.2f} GFLOPs, paper top-1 %{y}%"
+                    "<extra></extra>",
+                ),
+                row=1,
+                col=1,
+            )
+        else:
+            fig.add_vline(
+                x=p.gflops,
+                line={"color": SLOW_COLOR, "dash": "dash"},
+                annotation_text=f"this configuration: {p.gflops:.1f} G (accuracy not in the paper)",
+                annotation_font_size=10,
+                row=1,
+                col=1,
+            )
+    measured = [r for r in runs if r["kind"] == "measure"]
+    trained = [r for r in runs if r["kind"] == "train"]
+    fig.add_trace(
+        go.Scatter(
+            x=[r["gflops"] for r in measured],
+            y=[r["ms"] for r in measured],
+            mode="markers",
+            marker={"color": SLOW_COLOR, "size": 9},
+            name="measured (ms per clip)",
+            hovertext=[f"{r['label']} on {r['device']}" for r in measured],
+            hovertemplate="%{hovertext}<br>%{x:.2f} GFLOPs, %{y:.1f} ms<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[r["gflops"] for r in trained],
+            y=[100 * r["accuracy"] for r in trained],
+            mode="markers",
+            marker={"color": LATERAL_COLOR, "size": 9},
+            name="trained (MotionShapes %)",
+            hovertext=[f"{r['label']}, {r['budget']}" for r in trained],
+            hovertemplate="%{hovertext}<br>%{x:.3f} GFLOPs, accuracy %{y:.1f}%<extra></extra>",
+        ),
+        row=1,
+        col=3,
+    )
+    fig.update_xaxes(title_text="GFLOPs (multiply-adds, one view)", row=1, col=1)
+    fig.update_yaxes(title_text="top-1 % (paper)", row=1, col=1)
+    fig.update_xaxes(title_text="GFLOPs", row=1, col=2)
+    fig.update_yaxes(title_text="ms per clip", rangemode="tozero", row=1, col=2)
+    fig.update_xaxes(title_text="GFLOPs (small model)", row=1, col=3)
+    fig.update_yaxes(title_text="accuracy %", range=[0, 105], row=1, col=3)
+    fig.update_layout(
+        height=380,
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    fig.update_annotations(font_size=11)
+    return fig

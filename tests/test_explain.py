@@ -1,0 +1,181 @@
+"""The pure functions behind the lesson figures and widgets, checked on their values."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import slowfast_lab as sfl
+from slowfast_lab import explain
+
+# ---- lesson 01: sampling ------------------------------------------------------------------------
+
+
+def test_timeline_follows_the_paper_and_its_arithmetic() -> None:
+    tl = explain.sampling_timeline(T=4, tau=16, alpha=8, start=5, fps=30)
+    assert tl.slow == [5, 21, 37, 53]
+    assert tl.fast == list(range(5, 69, 2))
+    assert set(tl.slow) <= set(tl.fast)  # every Slow frame is also a Fast frame
+    assert tl.raw_frames == 64
+    # tau=16 at 30 fps: about 2 frames per second for Slow; Fast 8x that.
+    assert tl.slow_fps == pytest.approx(1.875)
+    assert tl.fast_fps == pytest.approx(15.0)
+    assert tl.seconds == pytest.approx(64 / 30)
+    assert "1.88 frames/s" in tl.summary()
+
+
+def test_timeline_rejects_clips_longer_than_the_video() -> None:
+    with pytest.raises(ValueError, match="video has 50"):
+        explain.sampling_timeline(T=4, tau=16, alpha=8, num_video_frames=50)
+
+
+def test_linspace_packing_matches_pyslowfast() -> None:
+    assert explain.linspace_slow_positions(32, 8) == [0, 10, 20, 31]
+    assert explain.linspace_slow_positions(32, 4) == [0, 4, 8, 13, 17, 22, 26, 31]
+    rows = explain.packing_comparison(T=4, tau=16, alpha=8)
+    assert [r["strided (paper)"] for r in rows] == [0, 16, 32, 48]
+    assert [r["linspace (PySlowFast)"] for r in rows] == [0, 20, 40, 62]
+    assert [r["difference"] for r in rows] == [0, 4, 8, 14]
+
+
+def test_aliasing_arithmetic() -> None:
+    # A spin whose period divides the stride looks still; tau/alpha = 2 resolves it.
+    assert explain.apparent_rotation(16, 16) == 0.0
+    assert explain.apparent_rotation(8, 16) == 0.0
+    assert explain.apparent_rotation(16, 2) == 45.0
+    assert explain.apparent_rotation(17, 16) == pytest.approx(
+        -360 / 17
+    )  # appears to turn backwards
+    assert explain.angles_seen(16, [0, 16, 32, 48]) == [0.0, 0.0, 0.0, 0.0]
+    assert explain.angles_seen(16, [0, 2, 4]) == [0.0, 45.0, 90.0]
+
+
+# ---- lesson 02: the two pathways ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def r50() -> sfl.SlowFast:
+    return sfl.build_model("slowfast_4x16_r50")
+
+
+def test_stage_shapes_of_the_real_r50(r50) -> None:
+    shapes = explain.stage_shapes(r50, crop=64)
+    assert shapes["pool1"] == {"slow": (1, 64, 4, 16, 16), "fast": (1, 8, 32, 16, 16)}
+    assert shapes["res5"] == {"slow": (1, 2048, 4, 2, 2), "fast": (1, 256, 32, 2, 2)}
+    rows = explain.shape_rows(shapes)
+    assert [r["stage"] for r in rows] == ["pool1", "res2", "res3", "res4", "res5"]
+    assert rows[1]["slow"] == "{4, 16^2, 256}" and rows[1]["fast"] == "{32, 16^2, 32}"
+    # No temporal downsampling: every stage keeps alpha = 8x the frames and beta = 1/8 the channels.
+    assert all(r["frames fast/slow"] == 8 and r["channels fast/slow"] == 0.125 for r in rows)
+    assert r50.training  # put back as it was
+
+
+def test_paper_shape_notation() -> None:
+    assert explain.paper_shape((1, 64, 4, 56, 56)) == "{4, 56^2, 64}"
+    assert explain.paper_shape((1, 8, 32, 28, 14)) == "{32, 28x14, 8}"
+
+
+def test_temporal_kernels_read_from_the_layers(r50) -> None:
+    k = explain.temporal_kernels(r50)
+    assert k["slow"]["stem"] == [1] and k["fast"]["stem"] == [5]
+    assert k["slow"]["res2"] == [1, 1, 1] and k["slow"]["res3"] == [1] * 4
+    assert k["slow"]["res4"] == [3] * 6 and k["slow"]["res5"] == [3] * 3
+    assert all(set(k["fast"][s]) == {3} for s in ("res2", "res3", "res4", "res5"))
+    rows = explain.kernel_rows(k)
+    assert rows[3] == {"stage": "res4", "slow": "3", "fast": "3"}
+    r101 = sfl.build_model("slowfast_16x8_r101_50_50")
+    assert explain.kernel_rows(explain.temporal_kernels(r101))[3]["slow"] == (
+        "3 (6 of 23 blocks), then 1"
+    )
+    assert explain.temporal_strides(r50) == {"slow": 1, "fast": 1}
+    assert explain.temporal_strides(sfl.build_model("slow_tiny")) == {"slow": 1}
+
+
+def test_counted_forward_agrees_with_complexity(r50) -> None:
+    counted = explain.counted_macs_by_part(r50, crop=64)
+    analytic = sfl.complexity("slowfast_4x16_r50", crop_size=64).by_part
+    assert counted == analytic
+    rows = explain.compute_rows(analytic, counted)
+    assert all(r["agree"] for r in rows)
+    assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+    fast = next(r for r in rows if r["part"] == "fast")
+    assert 0.18 < fast["share"] < 0.20  # the paper's "about 20%"
+
+
+def test_stage_macs_show_beta_squared(r50) -> None:
+    by_stage = explain.counted_macs_by_stage(r50, crop=64)
+    assert sum(by_stage.values()) == sfl.complexity("slowfast_4x16_r50", crop_size=64).macs
+    rows = {r["stage"]: r for r in explain.stage_macs_rows(by_stage)}
+    # Fast stem: 8x the frames, 1/8 the channels, temporal kernel 5 vs 1 -> 5x the Slow stem.
+    assert rows["stem"]["fast/slow"] == pytest.approx(5.0)
+    thin = explain.counted_macs_by_stage(sfl.build_model("slowfast_4x16_r50", beta_inv=16), 64)
+    # Halving beta: the stem (3 colour channels in) halves, a residual stage quarters.
+    assert thin["fast.stem"] * 2 == by_stage["fast.stem"]
+    assert thin["fast.res2"] * 4 == by_stage["fast.res2"]
+
+
+def test_fast_share_falls_with_beta() -> None:
+    rows = explain.fast_share_rows(beta_invs=(4, 8, 16))
+    assert [r["beta"] for r in rows] == ["1/4", "1/8", "1/16"]
+    assert [round(r["total GFLOPs"], 1) for r in rows] == [53.6, 36.1, 30.6]
+    shares = [r["Fast share"] for r in rows]
+    assert shares == sorted(shares, reverse=True)
+    assert 0.18 < shares[1] < 0.20
+
+
+# ---- lesson 03: lateral connections -------------------------------------------------------------
+
+
+def test_fusion_points_of_r50() -> None:
+    rows = explain.fusion_point_rows("slowfast_4x16_r50")
+    assert [r["after"] for r in rows] == ["pool1", "res2", "res3", "res4"]
+    assert [r["next Slow stage reads"] for r in rows] == [80, 320, 640, 1280]
+    rows = explain.fusion_point_rows("slowfast_4x16_r50", fusion="ttoc_concat")
+    assert [r["channels added"] for r in rows] == [64, 256, 512, 1024]
+
+
+def test_lateral_shapes_on_real_tensors() -> None:
+    rows = {r["fusion"]: r for r in explain.lateral_rows("slowfast_4x16_r50", point=0, spatial=4)}
+    assert rows["t_conv"]["fast in"] == "{32, 4^2, 8}"
+    assert rows["t_conv"]["lateral"] == "{4, 4^2, 16}"  # 2 beta C channels, stride alpha
+    assert rows["t_conv"]["fused slow"] == "{4, 4^2, 80}"
+    assert rows["t_conv"]["lateral params"] == 8 * 16 * 5 + 2 * 16  # conv 5x1^2 + BN
+    assert rows["t_sample"]["lateral"] == "{4, 4^2, 8}"
+    assert rows["ttoc_concat"]["lateral"] == "{4, 4^2, 64}"  # alpha beta C
+    assert rows["ttoc_concat"]["fused slow"] == "{4, 4^2, 128}"
+    assert (
+        rows["ttoc_sum"]["fused slow"] == "{4, 4^2, 64}" and rows["ttoc_sum"]["channels added"] == 0
+    )
+    assert rows["none"]["lateral"] == "-"
+    later = explain.lateral_rows("slowfast_4x16_r50", point=3, spatial=2)
+    assert later[0]["point"] == "fuse4" and later[0]["lateral"] == "{4, 2^2, 256}"
+
+
+def test_time_to_channel_layout() -> None:
+    layout = explain.time_to_channel_layout(alpha=4, T=2, channels=2)
+    assert layout.shape == (8, 2)
+    # channel c*alpha + k at Slow frame t holds Fast frame t*alpha + k
+    for c in range(2):
+        for k in range(4):
+            for t in range(2):
+                assert int(layout[c * 4 + k, t]) == t * 4 + k
+
+
+def test_fusion_costs_reproduce_table_5a() -> None:
+    rows = {r["fusion"]: r for r in explain.fusion_cost_rows(accuracy={"t_conv": 0.9})}
+    for fusion, (_, gflops) in explain.PAPER_TABLE_5A.items():
+        assert rows[fusion]["GFLOPs (ours)"] == pytest.approx(gflops, abs=0.07)
+    assert rows["t_conv"]["lateral GFLOPs"] > 0 and rows["t_sample"]["lateral GFLOPs"] == 0
+    assert rows["t_conv"]["MotionShapes accuracy (ours)"] == 0.9
+    assert "MotionShapes accuracy (ours)" not in rows["none"]
+
+
+def test_influence_flows_fast_to_slow_only() -> None:
+    torch.manual_seed(0)
+    rows = {r["stage"]: r for r in explain.pathway_influence(sfl.build_model("slowfast_tiny"))}
+    assert all(r["slow change -> fast"] == 0 for r in rows.values())  # unidirectional
+    assert rows["pool1"]["fast change -> slow"] == 0  # fuse1 comes after pool1
+    assert all(rows[s]["fast change -> slow"] > 0 for s in ("res2", "res3", "res4", "res5"))
+    assert all(r["slow change -> slow"] > 0 and r["fast change -> fast"] > 0 for r in rows.values())
+    none = explain.pathway_influence(sfl.build_model("slowfast_tiny", fusion="none"))
+    assert all(r["fast change -> slow"] == 0 for r in none)
