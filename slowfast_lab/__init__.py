@@ -12,6 +12,18 @@ from .model import (
     fold_batchnorm,
     optimize_for_inference,
 )
+from .sampling import (
+    Clip,
+    load_clip,
+    load_clips,
+    load_train_clip,
+    load_uniform_clips,
+    sample_indices,
+    to_model_input,
+    train_clip_start,
+    uniform_clip_starts,
+)
+from .video import VideoError, VideoInfo, probe, read_frames
 from .weights import CheckpointError, load_weights
 
 __version__ = "0.1.0"
