@@ -183,17 +183,51 @@ def _why_unreadable(path: str, err: Exception) -> str:
             f"is not a video but a text file (it starts with {start!r}); often an HTML error "
             "page saved under a video name: download the file again"
         )
+    mp4 = _mp4_problem(path)
+    if mp4:
+        return f"{mp4}; download or export it again, or re-encode a copy that plays"
     message = str(err)
-    if "moov atom not found" in message:
-        return (
-            "is an MP4 without its index (the 'moov' box is missing): the file is truncated, "
-            "e.g. an interrupted download or recording; download or export it again"
-        )
     return (
         f"FFmpeg cannot read it as a video ({type(err).__name__}: {message}); the file is "
         "corrupt, truncated or not a video. Check that it plays in a media player, or re-encode "
         "it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
     )
+
+
+def _mp4_problem(path: str) -> str | None:
+    """For MP4/MOV files (ISO boxes: size, type), say what is broken in the box layout, if anything.
+
+    ffmpeg writes the 'moov' box (the index of every frame) at the end of the file, so a cut-off
+    recording or download has its frames ('mdat') but no index, and cannot be opened.
+    """
+    size = os.path.getsize(path)
+    seen = []
+    with open(path, "rb") as f:
+        if f.read(8)[4:8] != b"ftyp":
+            return None
+        pos = 0
+        while pos + 8 <= size:
+            f.seek(pos)
+            header = f.read(16)
+            box, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if box == 1 and len(header) == 16:
+                box = int.from_bytes(header[8:16], "big")
+            elif box == 0:
+                box = size - pos
+            if not kind.isalnum() or box < 8:
+                return f"is a damaged MP4: unreadable box structure at byte {pos}"
+            name = kind.decode("ascii", "replace")
+            if pos + box > size:
+                return (
+                    f"is a truncated MP4: its '{name}' box needs {box} bytes but the file ends "
+                    f"{pos + box - size} bytes early"
+                    + ("" if b"moov" in seen else ", before the 'moov' index of the frames")
+                )
+            seen.append(kind)
+            pos += box
+    if b"moov" not in seen:
+        return "is a truncated MP4: it has no 'moov' box (the index of its frames)"
+    return None
 
 
 def _looks_like_text(head: bytes) -> bool:
