@@ -148,7 +148,7 @@ class TaskConfig:
 
 
 @dataclass
-class Clip:
+class MotionShapesClip:
     """One rendered clip: frames uint8 [F, H, W, 3], object mask bool [F, H, W], and its class."""
 
     frames: np.ndarray
@@ -248,7 +248,7 @@ def render_clip(
     index: int,
     task: TaskConfig = TaskConfig(),
     frame_indices: list[int] | None = None,
-) -> Clip:
+) -> MotionShapesClip:
     """Render clip `index` of split `seed`: the raw frames `frame_indices` (default: all T*tau).
 
     Rendering any subset of frames gives exactly the same pixels as rendering all and selecting
@@ -302,7 +302,7 @@ def render_clip(
     )
     frames = frames + flicker + task.noise * noise
     frames = np.clip(np.round(frames * 255), 0, 255).astype(np.uint8)
-    return Clip(frames, mask, idx, p["label"], p)
+    return MotionShapesClip(frames, mask, idx, p["label"], p)
 
 
 def pathway_indices(task: TaskConfig) -> tuple[list[int], list[int]]:
