@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import PRESETS, SlowFastConfig
+from .config import DEPTH_BLOCKS, PRESETS, SlowFastConfig, pathway_spec
 from .model import VideoNet, build_model
 
 FORMAT = "slowfast_lab"
@@ -419,34 +419,70 @@ def _num_classes(state: Mapping[str, torch.Tensor]) -> int | None:
     return int(fc.shape[0]) if fc is not None else None
 
 
-def fitting_presets(state: dict[str, torch.Tensor]) -> list[str]:
-    """Presets whose architecture matches these (our-named) weights, at the file's num_classes.
+def _signature_of_state(state: Mapping[str, torch.Tensor]) -> dict[str, object]:
+    """The architecture the weights imply: per pathway, stem (channels, temporal kernel) and per
+    stage (out channels, temporal kernel of each block's first conv); the T-conv lateral kernel.
+    A single-pathway file calls its pathway "slow"; a temporal stem kernel > 1 marks it Fast."""
+    sig: dict[str, object] = {}
+    for name in PATHWAYS:
+        stem = state.get(f"{name}.stem.conv.conv.weight")
+        if stem is None:
+            continue
+        stages = []
+        for s in range(2, 6):
+            kernels = []
+            while (a := state.get(f"{name}.res{s}.{len(kernels)}.a.conv.weight")) is not None:
+                kernels.append(int(a.shape[2]))
+            c = state.get(f"{name}.res{s}.0.c.conv.weight")
+            stages.append((int(c.shape[0]) if c is not None else 0, tuple(kernels)))
+        sig[name] = (int(stem.shape[0]), int(stem.shape[2]), tuple(stages))
+    if set(sig) == {"slow"} and sig["slow"][1] > 1:  # type: ignore[index]
+        sig = {"fast": sig["slow"]}
+    fuse = state.get("fuse1.conv.weight")
+    if fuse is not None:
+        sig["fusion"] = ("t_conv", int(fuse.shape[2]), int(fuse.shape[0]) // int(fuse.shape[1]))
+    return sig
 
-    Models are built on the "meta" device, so this costs no memory and little time. Weights
-    cannot tell alpha or tau apart (they have no parameters): e.g. slow_4x16_r50 and slow_8x8_r50
-    both fit a Slow-only R50 file.
+
+def _signature_of_config(cfg: SlowFastConfig) -> dict[str, object]:
+    """The same signature, from a config's architecture table (no model is built)."""
+    sig: dict[str, object] = {}
+    for name in PATHWAYS:
+        if (cfg.has_slow, cfg.has_fast)[name == "fast"]:
+            spec = pathway_spec(cfg, name)
+            stages = tuple(
+                (st.out, tuple(st.kernel_of_block(j) for j in range(st.blocks)))
+                for st in spec.stages
+            )
+            sig[name] = (spec.stem_channels, spec.stem_temporal_kernel, stages)
+    if cfg.pathways == "slowfast" and cfg.fusion == "t_conv":
+        sig["fusion"] = ("t_conv", cfg.fusion_kernel, cfg.fusion_ratio)
+    return sig
+
+
+def fitting_presets(state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Presets whose architecture matches these (our-named) weights; use the file's num_classes.
+
+    Weights cannot tell alpha or tau apart (they have no parameters): slow_4x16_r50 and
+    slow_8x8_r50, for instance, both fit a Slow-only R50 file.
     """
-    num_classes = _num_classes(state)
-    fits = []
-    for name, cfg in PRESETS.items():
-        overrides = {"num_classes": num_classes} if num_classes else {}
-        with torch.device("meta"):
-            expected = _shapes(build_model(cfg, **overrides).state_dict())
-        candidate = _fit_shapes(_for_model(state, cfg.has_slow), expected)
-        if not _problems(candidate, expected):
-            fits.append(name)
-    return fits
+    sig = _signature_of_state(state)
+    return [name for name, cfg in PRESETS.items() if _signature_of_config(cfg) == sig]
 
 
 def describe(state: Mapping[str, torch.Tensor]) -> str:
     """What the weights say about their architecture, in config-field words."""
-    pathways = [p for p in PATHWAYS if f"{p}.stem.conv.conv.weight" in state]
-    parts = ["SlowFast" if len(pathways) == 2 else f"{'/'.join(pathways) or 'no'} pathway only"]
-    res4 = {int(k.split(".")[2]) for k in state if re.match(r"(slow|fast)\.res4\.\d+\.", k)}
-    if res4:
-        parts.append(f"depth {101 if max(res4) + 1 == 23 else 50} ({max(res4) + 1} res4 blocks)")
-    if "fuse1.conv.weight" in state:
-        parts.append(f"fusion_kernel={state['fuse1.conv.weight'].shape[2]}")
+    sig = _signature_of_state(state)
+    paths = [p for p in PATHWAYS if p in sig]
+    parts = ["SlowFast" if len(paths) == 2 else f"{'/'.join(paths) or 'no'} pathway only"]
+    if paths:
+        width, _, stages = sig[paths[0]]  # type: ignore[misc]
+        blocks = tuple(len(kernels) for _, kernels in stages)
+        depth = {v: k for k, v in DEPTH_BLOCKS.items()}.get(blocks)
+        parts.append(f"depth {depth}" if depth else f"stage_blocks={blocks}")
+        parts.append(f"{paths[0]} stem width {width}")
+    if "fusion" in sig:
+        parts.append(f"fusion_kernel={sig['fusion'][1]}")  # type: ignore[index]
     if _num_classes(state):
         parts.append(f"num_classes={_num_classes(state)}")
     return ", ".join(parts)
@@ -502,6 +538,11 @@ def _mismatch_message(checkpoint: Converted, model: VideoNet, problems: list[str
     ]
     fits = fitting_presets(checkpoint.state)
     n = _num_classes(checkpoint.state)
+    if n and n != model.config.num_classes:
+        lines.append(
+            f"To fine-tune on {model.config.num_classes} classes, keep this model's classifier: "
+            "load_weights(model, path, load_head=False)"
+        )
     if fits:
         names = " or ".join(repr(f) for f in fits)
         lines.append(
