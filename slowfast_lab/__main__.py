@@ -17,6 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides")
     p.set_defaults(func=_complexity)
+    p = sub.add_parser("bench", help="clips/s, train step time, MAC/s vs matmul peak")
+    _add_bench_args(p)
+    p.set_defaults(func=_bench)
     # Other modules add their commands here (weights, train, evaluate, bench, book).
     return parser
 
@@ -37,6 +40,18 @@ def _complexity(args: argparse.Namespace) -> int:
     c = complexity(args.preset, crop_size=args.crop, **_parse_overrides(args.set))
     print(f"{args.preset} at {args.crop}^2: {c.summary()}; Fast share {c.fast_share:.1%}")
     return 0
+
+
+def _add_bench_args(p: argparse.ArgumentParser) -> None:
+    from .bench import add_arguments
+
+    add_arguments(p)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
 
 
 def main(argv: list[str] | None = None) -> int:
