@@ -23,6 +23,10 @@ from .sampling import (
     train_clip_start,
     uniform_clip_starts,
 )
+from .synthetic import MotionShapesData, make_dataset, render_clip
+from .synthetic import TaskConfig as MotionShapesConfig
+from .train import TrainConfig, evaluate, evaluate_checkpoint
+from .train import train as train_model  # `sfl.train` stays the module
 from .video import VideoError, VideoInfo, probe, read_frames
 from .weights import CheckpointError, load_weights
 

@@ -17,6 +17,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides")
     p.set_defaults(func=_complexity)
+    p = sub.add_parser("train", help="train a model on MotionShapes (also under torchrun)")
+    _add_train_args(p)
+    p.add_argument("--out", help="checkpoint path (a JSON record is written beside it)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="accuracy of a MotionShapes checkpoint on a fresh split")
+    p.add_argument("checkpoint")
+    p.add_argument("--seed", type=int, default=1000, help="test split (not a training seed)")
+    p.add_argument("--clips", type=int, default=500)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("compare", help="Slow-only / Fast-only / SlowFast laterals / beta table")
+    _add_train_args(p)
+    p.add_argument("--out-dir", default="runs/compare", help="checkpoints and records per run")
+    p.add_argument("--results", default="data_samples/results/motionshapes_comparison")
+    p.add_argument("--only", nargs="*", help="row names (substrings) to run")
+    p.add_argument("--no-resume", action="store_true", help="retrain runs that have a record")
+    p.set_defaults(func=_compare)
     p = sub.add_parser("bench", help="clips/s, train step time, MAC/s vs matmul peak")
     _add_bench_args(p)
     p.set_defaults(func=_bench)
@@ -39,6 +58,74 @@ def _complexity(args: argparse.Namespace) -> int:
 
     c = complexity(args.preset, crop_size=args.crop, **_parse_overrides(args.set))
     print(f"{args.preset} at {args.crop}^2: {c.summary()}; Fast share {c.fast_share:.1%}")
+    return 0
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from .train import TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--model", default=d.model, help="preset (slowfast_tiny, slow_tiny, fast_tiny)")
+    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides")
+    p.add_argument("--task", nargs="*", default=[], metavar="FIELD=VALUE", help="task overrides")
+    for name in ("seed", "steps", "batch_size", "train_clips", "val_clips", "test_seed",
+                 "test_clips", "threads"):  # fmt: skip
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun on GPUs")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _train_config(args: argparse.Namespace, **extra):
+    from .train import TrainConfig
+
+    task = {k: (float(v) if isinstance(v, str) else v) for k, v in _parse_overrides(args.task).items()}
+    return TrainConfig(
+        model=args.model, overrides=_parse_overrides(args.set), task=task, seed=args.seed,
+        steps=args.steps, batch_size=args.batch_size, train_clips=args.train_clips,
+        val_clips=args.val_clips, test_seed=args.test_seed, test_clips=args.test_clips,
+        threads=args.threads, lr=args.lr, sync_bn=args.sync_bn, progress=not args.quiet, **extra,
+    )  # fmt: skip
+
+
+def _train(args: argparse.Namespace) -> int:
+    import json
+
+    from .train import command_line, train
+
+    result = train(_train_config(args, out=args.out), command=command_line())
+    rec = result.record
+    if "test" in rec:
+        print(json.dumps({"train_time_s": rec["train_time_s"], **rec["test"]}))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .train import evaluate_checkpoint
+
+    r = evaluate_checkpoint(args.checkpoint, args.seed, args.clips, progress=not args.json)
+    if args.json:
+        print(json.dumps(r))
+    else:
+        groups = ", ".join(f"{g} {100 * a:.1f}%" for g, a in r["groups"].items())
+        print(f"{args.checkpoint}: accuracy {100 * r['accuracy']:.1f}% ({groups}) on seed "
+              f"{args.seed}, {args.clips} clips")  # fmt: skip
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .train import COMPARISON_RUNS, command_line, compare
+
+    runs = COMPARISON_RUNS
+    if args.only:
+        runs = tuple(r for r in runs if any(s.lower() in r[0].lower() for s in args.only))
+    rows = compare(_train_config(args), args.out_dir, args.results, runs,
+                   resume=not args.no_resume, command=command_line())  # fmt: skip
+    from .train import comparison_markdown
+
+    print(comparison_markdown(rows))
     return 0
 
 

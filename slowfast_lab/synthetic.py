@@ -119,7 +119,7 @@ class TaskConfig:
     alpha: int = 4
     spin_period: int | None = None
     texture_period: float = 4.0
-    texture_contrast: float = 0.14
+    texture_contrast: float = 0.25
     noise: float = 0.05
     distractors: int = 2
 

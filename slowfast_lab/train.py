@@ -1,0 +1,577 @@
+"""Training and evaluation on MotionShapes: a plain PyTorch loop, one process or many (torchrun).
+
+    result = train(TrainConfig(model="slowfast_tiny", steps=1200, seed=0, out="sf.pt"))
+    evaluate(result.model, seed=1000, clips=500)   # {"accuracy": .., "groups": {...}, ...}
+
+* CPU by default, CUDA when present; tqdm progress bars; seeded (same seed, same model).
+* Checkpoints are `weights.save_checkpoint` files (`load_model` / `sfl.load_weights` read them);
+  their meta holds the command, seed, task, training record and test accuracy.
+* Every run writes a JSON record (config, loss curve, accuracies, time, machine load).
+
+Distributed (DistributedDataParallel): the same `train` runs under
+`torchrun --nproc_per_node 2 -m slowfast_lab train ...` (gloo on CPU, nccl on GPU). Every global
+batch of `batch_size` clips is cut into `world_size` equal contiguous shards, one per process; DDP
+averages the gradients, which equals the gradient of the mean loss over the global batch.
+What is and is not identical to one process:
+* identical (up to float summation order): parameters after every step, *if* the single process
+  also computes BatchNorm statistics per shard (`TrainConfig(shards=world_size)`, "ghost batch
+  norm"): on CPU each process normalises with its own shard's statistics (SyncBatchNorm needs a
+  GPU). With `sync_bn=True` on GPUs, one process on the whole global batch is the reference.
+* not identical: BN running statistics (DDP keeps rank 0's, from rank 0's shards), dropout masks
+  (each process draws its own; use dropout=0 to compare), and the logged loss per process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import shlex
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .complexity import complexity
+from .config import get_config
+from .model import VideoNet, build_model
+from .synthetic import (
+    CLASS_NAMES,
+    CLASSES,
+    GROUPS,
+    NUM_CLASSES,
+    TaskConfig,
+    group_labels,
+    make_dataset,
+    model_inputs,
+)
+from .weights import load_model, save_checkpoint
+
+DEFAULT_TEST_SEED = 1000  # the recorded "fresh test split": never used for training
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Clips come from split `seed` (validation: split `seed + 1`).
+
+    Attributes:
+        model: preset name; `overrides` change any SlowFastConfig field (fusion, beta_inv, ...).
+        task: TaskConfig fields to override (size, noise, ...); T, tau, alpha follow the model.
+        steps: optimiser steps; batch_size: global batch (split across processes).
+        shards: single-process only: cut each batch into this many shards, each with its own BN
+            statistics, gradients accumulated (reproduces `shards` DDP processes on the CPU).
+        sync_bn: with DDP on GPUs, synchronise BN statistics across processes.
+        out: checkpoint path (written by rank 0); record: JSON record path (default: beside out).
+        test_seed / test_clips: the fresh split evaluated at the end and stored in the meta.
+    """
+
+    model: str = "slowfast_tiny"
+    overrides: dict = field(default_factory=dict)
+    task: dict = field(default_factory=dict)
+    seed: int = 0
+    train_clips: int = 4000
+    val_clips: int = 500
+    steps: int = 1200
+    batch_size: int = 32
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 50
+    shards: int = 1
+    sync_bn: bool = False
+    threads: int = 2
+    out: str | None = None
+    record: str | None = None
+    test_seed: int = DEFAULT_TEST_SEED
+    test_clips: int = 1000
+    progress: bool = True
+    log_every: int = 25
+
+    def task_config(self) -> TaskConfig:
+        return TaskConfig.for_model(get_config(self.model, **self.overrides), **self.task)
+
+
+@dataclass
+class TrainResult:
+    model: VideoNet
+    record: dict
+
+
+# ------------------------------------------------------------------------------------------------
+# Distributed helpers
+# ------------------------------------------------------------------------------------------------
+
+
+def dist_env() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment (0, 1, 0 when not distributed)."""
+    return (
+        int(os.environ.get("RANK", 0)),
+        int(os.environ.get("WORLD_SIZE", 1)),
+        int(os.environ.get("LOCAL_RANK", 0)),
+    )
+
+
+def _setup_distributed() -> tuple[int, int, torch.device, bool]:
+    """Join the process group when launched by torchrun; returns (rank, world, device, created)."""
+    rank, world, local_rank = dist_env()
+    use_cuda = torch.cuda.is_available()
+    device = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
+    created = False
+    if world > 1 and not dist.is_initialized():
+        if use_cuda:
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        created = True
+    return rank, world, device, created
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spawn_worker(rank: int, world: int, port: int, cfg: TrainConfig, state_path: str) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
+    result = train(cfg)
+    if rank == 0:
+        torch.save({k: v.cpu() for k, v in result.model.state_dict().items()}, state_path)
+
+
+def spawn_local(cfg: TrainConfig, nprocs: int = 2, state_path: str | None = None) -> dict:
+    """Run `train(cfg)` in `nprocs` processes on this machine (gloo on 127.0.0.1, a free port),
+    like `torchrun --nproc_per_node nprocs`; returns rank 0's final state_dict."""
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = state_path or os.path.join(tmp, "state.pt")
+        mp.spawn(_spawn_worker, args=(nprocs, free_port(), cfg, path), nprocs=nprocs, join=True)
+        return torch.load(path, weights_only=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Training
+# ------------------------------------------------------------------------------------------------
+
+
+def _lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 0."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _global_batches(n: int, batch: int, seed: int):
+    """Endless stream of global batches (index tensors), a fresh seeded permutation each epoch.
+
+    Every process draws the same stream, so shards never overlap and never miss a clip.
+    """
+    g = torch.Generator().manual_seed(seed)
+    while True:
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n - batch + 1, batch):
+            yield perm[i : i + batch]
+
+
+def machine_load() -> dict:
+    """1-minute load average and core count, stored with every timing."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - not on Linux
+        load = None
+    return {"loadavg_1m": load, "cpu_count": os.cpu_count(), "threads": torch.get_num_threads()}
+
+
+def train(cfg: TrainConfig, command: str | None = None) -> TrainResult:
+    """Train a model on MotionShapes; under torchrun every process calls this (see module doc).
+
+    Returns the trained (unwrapped) model in eval mode and the JSON record of the run.
+    """
+    rank, world, device, created = _setup_distributed()
+    if cfg.shards > 1 and world > 1:
+        raise ValueError("shards > 1 emulates DDP in one process; do not combine it with torchrun")
+    parts = world * cfg.shards
+    if cfg.batch_size % parts:
+        raise ValueError(f"batch_size={cfg.batch_size} must divide into {parts} equal shards")
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    torch.set_num_threads(max(1, cfg.threads // local_world))  # share the cores among processes
+    torch.manual_seed(cfg.seed)  # the same initial weights in every process
+    task = cfg.task_config()
+    show = cfg.progress and rank == 0
+    try:
+        data = make_dataset(cfg.seed, cfg.train_clips, task, progress=show)
+        model = build_model(cfg.model, **cfg.overrides).to(device)
+        net: torch.nn.Module = model
+        if world > 1:
+            if cfg.sync_bn and device.type == "cuda":
+                net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+            net = torch.nn.parallel.DistributedDataParallel(
+                net, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        if cfg.optimizer == "sgd":
+            opt = torch.optim.SGD(
+                model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay
+            )
+        else:
+            opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        batches = _global_batches(len(data), cfg.batch_size, cfg.seed)
+        losses: list[tuple[int, float]] = []
+        t0 = time.perf_counter()
+        net.train()
+        bar = tqdm(range(cfg.steps), desc=f"train {cfg.model}", disable=not show)
+        running = None
+        for step in bar:
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(step, cfg)
+            local = next(batches).chunk(world)[rank]
+            opt.zero_grad(set_to_none=True)
+            step_loss = torch.zeros((), device=device)
+            for shard in local.chunk(cfg.shards):
+                slow, fast, labels = data.batch(shard)
+                inputs = model_inputs(model, slow.to(device), fast.to(device))
+                loss = F.cross_entropy(net(*inputs), labels.to(device)) / cfg.shards
+                loss.backward()
+                step_loss += loss.detach()
+            opt.step()
+            if world > 1:  # the logged loss is the global batch's mean
+                dist.all_reduce(step_loss)
+                step_loss /= world
+            value = float(step_loss)
+            running = value if running is None else 0.95 * running + 0.05 * value
+            if step % cfg.log_every == 0 or step == cfg.steps - 1:
+                losses.append((step, round(value, 5)))
+                bar.set_postfix(loss=f"{running:.3f}")
+        train_time = time.perf_counter() - t0
+        model = model.eval()
+        record = {
+            "kind": "motionshapes_train",
+            "command": command,
+            "config": dataclasses.asdict(cfg),
+            "model_config": dataclasses.asdict(model.config),
+            "task": task.to_dict(),
+            "world_size": world,
+            "device": str(device),
+            "train_time_s": round(train_time, 1),
+            "train_clips_per_s": round(cfg.steps * cfg.batch_size / train_time, 1),
+            "loss_curve": losses,
+            "machine": machine_load(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        }
+        if rank == 0 and (cfg.val_clips or cfg.test_clips):
+            if cfg.val_clips:
+                val = evaluate(model, cfg.seed + 1, cfg.val_clips, task, progress=show)
+                record["val"] = _summary(val)
+            if cfg.test_clips:
+                test = evaluate(model, cfg.test_seed, cfg.test_clips, task, progress=show)
+                record["test"] = _summary(test)
+                record["test_detail"] = test
+        if rank == 0 and cfg.out:
+            meta = {k: record[k] for k in ("command", "config", "task", "train_time_s", "machine")}
+            meta.update(seed=cfg.seed, val=record.get("val"), test=record.get("test"))
+            save_checkpoint(model, cfg.out, meta)
+            record["checkpoint"] = str(cfg.out)
+        record_path = cfg.record or (str(Path(cfg.out).with_suffix(".json")) if cfg.out else None)
+        if rank == 0 and record_path:
+            write_json(record, record_path)
+            record["record_path"] = record_path
+        return TrainResult(model.cpu(), record)
+    finally:
+        if created:
+            dist.destroy_process_group()
+
+
+def _summary(result: dict) -> dict:
+    keys = ("seed", "clips", "accuracy", "groups")
+    return {k: result[k] for k in keys}
+
+
+def write_json(obj: dict, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1, default=str) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# Evaluation
+# ------------------------------------------------------------------------------------------------
+
+
+def task_of(model: VideoNet) -> TaskConfig:
+    """The MotionShapes settings a model was trained on (from its checkpoint meta), else defaults."""
+    meta = getattr(model, "checkpoint_meta", None) or {}
+    task = meta.get("task")
+    if task:
+        return TaskConfig(**task)
+    return TaskConfig.for_model(model.config)
+
+
+@torch.no_grad()
+def predict_split(
+    model: VideoNet,
+    seed: int,
+    clips: int,
+    task: TaskConfig | None = None,
+    batch_size: int = 50,
+    progress: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(predicted labels [M], true labels [M], seconds of model time) on split `seed`."""
+    task = task or task_of(model)
+    data = make_dataset(seed, clips, task, progress=progress)
+    device = next(model.parameters()).device
+    model.eval()
+    preds, seconds = [], 0.0
+    for i in tqdm(range(0, clips, batch_size), desc="evaluate", disable=not progress):
+        slow, fast, _ = data.batch(slice(i, i + batch_size))
+        inputs = model_inputs(model, slow.to(device), fast.to(device))
+        t0 = time.perf_counter()
+        preds.append(model(*inputs).argmax(1).cpu())
+        seconds += time.perf_counter() - t0
+    return torch.cat(preds), data.labels.clone(), seconds
+
+
+def accuracy_report(preds: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Overall, per-group and per-class accuracy, and the confusion matrix (rows: true class)."""
+    correct = preds == labels
+    groups = {}
+    for g, members in group_labels().items():
+        sel = torch.isin(labels, torch.tensor(members))
+        groups[g] = round(float(correct[sel].float().mean()), 4) if sel.any() else None
+    per_class = {}
+    for i, name in enumerate(CLASS_NAMES):
+        sel = labels == i
+        per_class[name] = round(float(correct[sel].float().mean()), 4) if sel.any() else None
+    confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long)
+    confusion.index_put_((labels, preds), torch.ones_like(labels), accumulate=True)
+    return {
+        "accuracy": round(float(correct.float().mean()), 4),
+        "groups": groups,
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+        "chance_within_group": {g: round(1 / len(m), 4) for g, m in group_labels().items()},
+    }
+
+
+def evaluate(
+    model: VideoNet,
+    seed: int = DEFAULT_TEST_SEED,
+    clips: int = 500,
+    task: TaskConfig | None = None,
+    batch_size: int = 50,
+    progress: bool = True,
+) -> dict:
+    """Accuracy of `model` on `clips` clips of split `seed` (a fresh split: any seed not trained on).
+
+    {"accuracy", "groups": {"appearance", "motion", "appearance+motion"}, "per_class", "confusion",
+     "seed", "clips", "ms_per_clip", "classes", "machine"}
+    """
+    preds, labels, seconds = predict_split(model, seed, clips, task, batch_size, progress)
+    report = accuracy_report(preds, labels)
+    report.update(
+        seed=seed,
+        clips=clips,
+        ms_per_clip=round(1000 * seconds / clips, 3),
+        classes=list(CLASS_NAMES),
+        machine=machine_load(),
+    )
+    return report
+
+
+def evaluate_checkpoint(
+    path: str | os.PathLike, seed: int, clips: int, progress: bool = True
+) -> dict:
+    """Load one of our checkpoints and evaluate it on split `seed` with the task it was trained on."""
+    model = load_model(path)
+    result = evaluate(model, seed, clips, task_of(model), progress=progress)
+    meta = model.checkpoint_meta
+    result.update(
+        checkpoint=str(path),
+        model=model.config.pathways,
+        recorded_test=meta.get("test"),
+    )
+    return result
+
+
+@torch.no_grad()
+def cpu_ms_per_clip(
+    model: VideoNet, task: TaskConfig, batch_size: int = 8, repeats: int = 5
+) -> float:
+    """Median inference time per clip (ms) on the CPU at `batch_size`, after one warm-up."""
+    model = model.cpu().eval()
+    size = task.size
+    slow = torch.randn(batch_size, 3, task.T, size, size)
+    fast = torch.randn(batch_size, 3, task.T * task.alpha, size, size)
+    inputs = model_inputs(model, slow, fast)
+    model(*inputs)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model(*inputs)
+        times.append(time.perf_counter() - t0)
+    return round(1000 * float(np.median(times)) / batch_size, 3)
+
+
+# ------------------------------------------------------------------------------------------------
+# The comparison (paper Table 5 / Figure 2 on MotionShapes)
+# ------------------------------------------------------------------------------------------------
+
+# (row name, preset, overrides). T-conv at beta 1/4 is the default SlowFast (slowfast_tiny).
+COMPARISON_RUNS: tuple[tuple[str, str, dict], ...] = (
+    ("Slow-only", "slow_tiny", {}),
+    ("Fast-only", "fast_tiny", {}),
+    ("SlowFast, no lateral", "slowfast_tiny", {"fusion": "none"}),
+    ("SlowFast, TtoC sum", "slowfast_tiny", {"fusion": "ttoc_sum"}),
+    ("SlowFast, TtoC concat", "slowfast_tiny", {"fusion": "ttoc_concat"}),
+    ("SlowFast, T-sample", "slowfast_tiny", {"fusion": "t_sample"}),
+    ("SlowFast, T-conv (beta 1/4)", "slowfast_tiny", {}),
+    ("SlowFast, T-conv, beta 1/8", "slowfast_tiny", {"beta_inv": 8}),
+    ("SlowFast, T-conv, beta 1/16", "slowfast_tiny", {"beta_inv": 16}),
+    # width 16 / 32 leaves no Fast channels: the 1/32 point doubles the Slow width.
+    ("SlowFast, T-conv, beta 1/32 (width 32)", "slowfast_tiny", {"beta_inv": 32, "width": 32}),
+)
+
+
+def compare(
+    base: TrainConfig,
+    out_dir: str | os.PathLike = "runs/compare",
+    results: str | os.PathLike = "data_samples/results/motionshapes_comparison",
+    runs: tuple[tuple[str, str, dict], ...] = COMPARISON_RUNS,
+    resume: bool = True,
+    command: str | None = None,
+) -> list[dict]:
+    """Train every run of `runs` with the settings of `base`, evaluate each on the test split, and
+    write the table to `results`.json / .md. A run whose record already exists is not trained again
+    (`resume`), so a long comparison can be run in pieces.
+
+    Each row: name, preset, overrides, accuracy, groups, macs, params, cpu_ms_per_clip, train_time_s.
+    """
+    out_dir = Path(out_dir)
+    rows = []
+    for name, preset, overrides in runs:
+        slug = name.lower().replace(" ", "_").replace(",", "").replace("/", "-")
+        slug = "".join(ch for ch in slug if ch.isalnum() or ch in "_-+")
+        cfg = dataclasses.replace(
+            base,
+            model=preset,
+            overrides=dict(overrides),
+            out=str(out_dir / f"{slug}.pt"),
+            record=None,
+        )
+        record_path = out_dir / f"{slug}.json"
+        record = None
+        if resume and record_path.is_file():
+            old = json.loads(record_path.read_text())
+            if old.get("config") == json.loads(json.dumps(dataclasses.asdict(cfg))):
+                record = old
+        if record is None:
+            print(f"== {name}", file=sys.stderr)
+            result = train(cfg, command=command)
+            model, record = result.model, result.record
+            record["cpu_ms_per_clip"] = cpu_ms_per_clip(model, cfg.task_config())
+            record["cpu_load_at_timing"] = machine_load()
+            write_json(record, record_path)
+        task = TaskConfig(**record["task"])
+        c = complexity(preset, crop_size=task.size, **overrides)
+        rows.append(
+            {
+                "name": name,
+                "preset": preset,
+                "overrides": overrides,
+                "pathways": record["model_config"]["pathways"],
+                "fusion": record["model_config"]["fusion"],
+                "beta_inv": record["model_config"]["beta_inv"],
+                "width": record["model_config"]["width"],
+                "accuracy": record["test"]["accuracy"],
+                "groups": record["test"]["groups"],
+                "test_seed": record["test"]["seed"],
+                "test_clips": record["test"]["clips"],
+                "macs": c.macs,
+                "params": c.params,
+                "macs_by_part": c.by_part,
+                "cpu_ms_per_clip": record["cpu_ms_per_clip"],
+                "cpu_load_at_timing": record["cpu_load_at_timing"],
+                "train_time_s": record["train_time_s"],
+                "train_load": record["machine"],
+            }
+        )
+    payload = {
+        "task": "MotionShapes",
+        "command": command,
+        "base_config": dataclasses.asdict(base),
+        "rows": rows,
+    }
+    results = Path(results)
+    write_json(payload, results.with_suffix(".json"))
+    results.with_suffix(".md").write_text(comparison_markdown(rows, command) + "\n")
+    return rows
+
+
+def comparison_markdown(rows: list[dict], command: str | None = None) -> str:
+    """The comparison as a Markdown table (accuracy in %, MACs in millions per clip)."""
+    head = (
+        "| model | overall | appearance | motion | appearance+motion | MMACs | params | "
+        "CPU ms/clip | train s |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        g = r["groups"]
+        lines.append(
+            f"| {r['name']} | {100 * r['accuracy']:.1f} | {100 * g['appearance']:.1f} | "
+            f"{100 * g['motion']:.1f} | {100 * g['appearance+motion']:.1f} | {r['macs'] / 1e6:.1f} | "
+            f"{r['params'] / 1e3:.0f}k | {r['cpu_ms_per_clip']:.2f} | {r['train_time_s']:.0f} |"
+        )
+    note = ""
+    if rows:
+        note = (
+            f"\n\nTest split: seed {rows[0]['test_seed']}, {rows[0]['test_clips']} clips. Chance within a "
+            "group: appearance 1/3, motion 1/3, appearance+motion 1/4. CPU times depend on machine "
+            "load (see the JSON for the load average at each timing)."
+        )
+    if command:
+        note += f"\n\nReproduce: `{command}`"
+    return "\n".join(lines) + note
+
+
+def command_line() -> str:
+    """The command that started this process, for records and checkpoint meta."""
+    argv = sys.argv[:]
+    if argv and argv[0].endswith("__main__.py"):
+        argv = ["python", "-m", "slowfast_lab", *argv[1:]]
+    return shlex.join(argv)
+
+
+__all__ = [
+    "CLASSES",
+    "COMPARISON_RUNS",
+    "GROUPS",
+    "TrainConfig",
+    "TrainResult",
+    "accuracy_report",
+    "compare",
+    "comparison_markdown",
+    "cpu_ms_per_clip",
+    "dist_env",
+    "evaluate",
+    "evaluate_checkpoint",
+    "spawn_local",
+    "train",
+]

@@ -1,0 +1,209 @@
+"""Training loop, evaluation, DDP equivalence, comparison table, CLI, and the shipped checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+import slowfast_lab as sfl
+from slowfast_lab import synthetic as ms
+from slowfast_lab import train as tr
+from slowfast_lab.__main__ import main
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "data_samples" / "checkpoints"
+
+# A few steps of a small model on 32x32 clips: exercises the real code path in seconds.
+TINY = tr.TrainConfig(
+    model="slowfast_tiny",
+    task={"size": 32},
+    train_clips=32,
+    val_clips=0,
+    test_clips=20,
+    steps=3,
+    batch_size=8,
+    warmup_steps=1,
+    overrides={"dropout": 0.0},
+    progress=False,
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SLOWFAST_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_train_is_seeded_writes_checkpoint_and_record(tmp_path):
+    cfg = dataclasses.replace(TINY, out=str(tmp_path / "sf.pt"))
+    first = tr.train(cfg, command="pytest")
+    assert first.record["test"]["clips"] == 20
+    assert set(first.record["test"]["groups"]) == set(ms.GROUPS)
+    assert (tmp_path / "sf.json").is_file()
+    record = json.loads((tmp_path / "sf.json").read_text())
+    assert record["command"] == "pytest" and record["config"]["seed"] == 0
+    assert all(math.isfinite(loss) for _, loss in record["loss_curve"])
+
+    again = tr.train(dataclasses.replace(TINY, out=None))
+    for k, v in _state(first.model).items():
+        torch.testing.assert_close(v, again.model.state_dict()[k], rtol=0, atol=0, msg=k)
+
+    loaded = sfl.weights.load_model(tmp_path / "sf.pt")
+    assert loaded.checkpoint_meta["seed"] == 0 and loaded.checkpoint_meta["task"]["size"] == 32
+    # Evaluating the loaded checkpoint on its recorded test split gives the recorded numbers.
+    test = first.record["test"]
+    result = tr.evaluate(loaded, seed=test["seed"], clips=test["clips"], progress=False)
+    assert result["accuracy"] == test["accuracy"] and result["groups"] == test["groups"]
+
+
+def test_accuracy_report_groups_and_confusion():
+    labels = torch.arange(10).repeat(2)
+    preds = labels.clone()
+    preds[ms.CLASS_NAMES.index("L-cw")] = ms.CLASS_NAMES.index("L-ccw")  # one motion mistake
+    r = tr.accuracy_report(preds, labels)
+    assert r["accuracy"] == pytest.approx(19 / 20)
+    assert r["groups"]["motion"] == pytest.approx(5 / 6, abs=1e-3)
+    assert r["groups"]["appearance"] == 1.0 and r["groups"]["appearance+motion"] == 1.0
+    assert sum(map(sum, r["confusion"])) == 20
+    assert r["confusion"][ms.CLASS_NAMES.index("L-cw")][ms.CLASS_NAMES.index("L-ccw")] == 1
+
+
+@pytest.mark.parametrize("preset", ["slow_tiny", "fast_tiny"])
+def test_single_pathway_models_train(preset):
+    result = tr.train(dataclasses.replace(TINY, model=preset, steps=1, test_clips=10))
+    assert result.model.config.pathways == preset.split("_")[0]
+    assert 0 <= result.record["test"]["accuracy"] <= 1
+
+
+def test_two_processes_train_the_same_model_as_one():
+    """DDP on 2 CPU processes (gloo) == one process computing BN per half-batch shard.
+
+    Parameters match to float tolerance; BN running statistics differ (DDP keeps rank 0's). SGD, not
+    Adam: Adam's first steps are about lr * sign(gradient), so float rounding on near-zero gradients
+    (different summation order in the all-reduce) would flip whole updates."""
+    cfg = dataclasses.replace(TINY, test_clips=0, steps=2, optimizer="sgd", lr=0.05)
+    ms.make_dataset(cfg.seed, cfg.train_clips, cfg.task_config(), progress=False)  # cache once
+    ddp = tr.spawn_local(cfg, nprocs=2)
+    one = tr.train(dataclasses.replace(cfg, shards=2)).model.state_dict()
+    plain = tr.train(cfg).model.state_dict()
+    compared = 0
+    for k, v in one.items():
+        if "running_" in k or "num_batches" in k:
+            continue
+        torch.testing.assert_close(ddp[k], v, rtol=1e-4, atol=1e-5, msg=k)
+        compared += 1
+    assert compared > 50
+    # Against one process on the whole batch only BN statistics differ: close, not identical.
+    drift = max((ddp[k] - plain[k]).abs().max().item() for k in one if "running_" not in k)
+    assert drift < 0.05
+
+
+def test_compare_writes_table_and_figure(tmp_path):
+    runs = (
+        ("Slow-only", "slow_tiny", {}),
+        ("SlowFast, T-sample", "slowfast_tiny", {"fusion": "t_sample"}),
+    )
+    base = dataclasses.replace(TINY, steps=1, test_clips=10)
+    rows = tr.compare(base, tmp_path / "runs", tmp_path / "table", runs, command="pytest")
+    assert [r["name"] for r in rows] == ["Slow-only", "SlowFast, T-sample"]
+    assert rows[0]["macs"] < rows[1]["macs"] and rows[0]["cpu_ms_per_clip"] > 0
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert table["rows"][1]["fusion"] == "t_sample"
+    assert "| Slow-only |" in (tmp_path / "table.md").read_text()
+    again = tr.compare(base, tmp_path / "runs", tmp_path / "table", runs)  # resumed, not retrained
+    assert [r["train_time_s"] for r in again] == [r["train_time_s"] for r in rows]
+
+    from slowfast_lab.viz import accuracy_complexity_figure
+
+    fig = accuracy_complexity_figure(rows, group="motion")
+    assert len(fig.axes) == 2
+
+
+def test_cli_train_then_evaluate_json(tmp_path, capsys):
+    out = tmp_path / "cli.pt"
+    args = ["train", "--model", "fast_tiny", "--steps", "1", "--batch-size", "4", "--train-clips",
+            "8", "--val-clips", "0", "--test-clips", "10", "--task", "size=32", "--quiet",
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--seed", "9", "--clips", "10", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["groups"]) == {"appearance", "motion", "appearance+motion"}
+    assert result["clips"] == 10 and 0 <= result["accuracy"] <= 1
+
+
+# ------------------------------------------------------------------------------------------------
+# The shipped checkpoints
+# ------------------------------------------------------------------------------------------------
+
+
+def _shipped(kind: str) -> Path:
+    found = sorted(CHECKPOINTS.glob(f"*{kind}*.pt"))
+    if not found:
+        pytest.skip(f"no {kind} checkpoint shipped in {CHECKPOINTS}")
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def shipped_results():
+    """Each shipped checkpoint evaluated on a fresh split (not its training or recorded seed)."""
+    kinds = ("slowfast", "slow_only", "fast_only")
+    return {
+        k: tr.evaluate_checkpoint(_shipped(k), seed=31337, clips=300, progress=False) for k in kinds
+    }
+
+
+def test_shipped_checkpoints_load_and_score_as_recorded(shipped_results):
+    for kind, r in shipped_results.items():
+        recorded = r["recorded_test"]
+        assert recorded and recorded["seed"] != 31337
+        assert (
+            r["model"] == {"slowfast": "slowfast", "slow_only": "slow", "fast_only": "fast"}[kind]
+        )
+        # 300 clips: binomial standard error <= 2.9 points; allow about 2.5 of them.
+        assert r["accuracy"] == pytest.approx(recorded["accuracy"], abs=0.07), kind
+        for g in ms.GROUPS:
+            assert r["groups"][g] == pytest.approx(recorded["groups"][g], abs=0.15), (kind, g)
+
+
+def test_shipped_checkpoints_show_the_papers_findings(shipped_results):
+    sf, slow, fast = (shipped_results[k] for k in ("slowfast", "slow_only", "fast_only"))
+    assert sf["accuracy"] >= 0.9
+    # Slow-only: good on appearance, near chance (1/3) on the aliased motion group.
+    assert slow["groups"]["appearance"] >= 0.85 and slow["groups"]["motion"] <= 0.5
+    # Fast-only: clearly worse than SlowFast on appearance.
+    assert fast["groups"]["appearance"] <= sf["groups"]["appearance"] - 0.1
+
+
+def test_shipped_checkpoints_load_with_load_weights():
+    meta_cmds = (
+        (CHECKPOINTS / "README.md").read_text() if (CHECKPOINTS / "README.md").is_file() else ""
+    )
+    for kind, preset in (
+        ("slowfast", "slowfast_tiny"),
+        ("slow_only", "slow_tiny"),
+        ("fast_only", "fast_tiny"),
+    ):
+        path = _shipped(kind)
+        payload = sfl.weights.read_checkpoint(path)
+        assert payload["meta"]["command"].startswith("python -m slowfast_lab train")
+        assert (
+            payload["meta"]["command"] in meta_cmds
+            and f"--seed {payload['meta']['seed']}" in payload["meta"]["command"]
+        )
+        model = sfl.build_model(
+            preset, **{k: v for k, v in payload["config"].items() if k != "pathways"}
+        )
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        sfl.load_weights(model, path)
+        state = model.state_dict()
+        assert any(not torch.equal(before[k], state[k]) for k in state)
+        for k, v in payload["model_state"].items():
+            torch.testing.assert_close(state[k], v, msg=k)
