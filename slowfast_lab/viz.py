@@ -20,6 +20,65 @@ PART_COLORS = {"slow": SLOW_COLOR, "fast": FAST_COLOR, "lateral": LATERAL_COLOR,
 
 
 # ------------------------------------------------------------------------------------------------
+# MotionShapes comparison: accuracy against complexity, in the style of the paper's Figure 2
+# ------------------------------------------------------------------------------------------------
+
+# Paper (Kinetics-400, from scratch, 30 views): (name, GFLOPs per view, top-1 %).
+PAPER_FIGURE2_POINTS = (
+    ("Fast-only 4x16 R50", 6.4, 51.7),
+    ("Slow-only 4x16 R50", 27.3, 72.6),
+    ("SlowFast 4x16 R50", 36.1, 75.6),
+    ("Slow-only 8x8 R50", 54.5, 74.7),
+    ("SlowFast 8x8 R50", 65.7, 77.0),
+    ("SlowFast 8x8 R101", 127.2, 77.9),
+    ("SlowFast 16x8 R101", 213.0, 78.9),
+)
+
+
+def accuracy_complexity_figure(rows: list[dict], group: str | None = None) -> Figure:
+    """Accuracy against multiply-adds: our MotionShapes runs (left) and the paper's Kinetics-400
+    points (right), Slow-only -> SlowFast arrows as in the paper's Figure 2.
+
+    `rows` are `train.compare` rows (name, pathways, macs, accuracy, groups); `group` plots one
+    group's accuracy instead of the overall one.
+    """
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ours, paper = fig.subplots(1, 2)
+    colors = {"slow": SLOW_COLOR, "fast": FAST_COLOR, "slowfast": LATERAL_COLOR}
+    by_name = {}
+    for r in rows:
+        acc = 100 * (r["groups"][group] if group else r["accuracy"])
+        x = r["macs"] / 1e6
+        by_name[r["name"]] = (x, acc)
+        ours.scatter(x, acc, s=60, color=colors.get(r.get("pathways"), "0.4"), zorder=3)
+        ours.annotate(r["name"], (x, acc), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    slow = [r for r in rows if r.get("pathways") == "slow"]
+    best = [r for r in rows if r.get("pathways") == "slowfast"]
+    if slow and best:
+        default = next((r for r in best if "T-conv (beta 1/4)" in r["name"]), best[0])
+        ours.annotate(
+            "", by_name[default["name"]], by_name[slow[0]["name"]],
+            arrowprops={"arrowstyle": "->", "color": "0.3"},
+        )  # fmt: skip
+    ours.set_xlabel("multiply-adds per clip (millions)")
+    ours.set_ylabel(f"{group or 'overall'} accuracy (%)")
+    ours.set_title("MotionShapes (ours, tiny models)")
+    ours.grid(alpha=0.3)
+    pts = {name: (g, a) for name, g, a in PAPER_FIGURE2_POINTS}
+    for name, (g, a) in pts.items():
+        kind = "slow" if name.startswith("Slow-only") else "fast" if "Fast" in name[:4] else "slowfast"
+        paper.scatter(g, a, s=60, color=colors[kind], zorder=3)
+        paper.annotate(name, (g, a), xytext=(4, -10), textcoords="offset points", fontsize=7)
+    for s, f in (("Slow-only 4x16 R50", "SlowFast 4x16 R50"), ("Slow-only 8x8 R50", "SlowFast 8x8 R50")):
+        paper.annotate("", pts[f], pts[s], arrowprops={"arrowstyle": "->", "color": "0.3"})
+    paper.set_xlabel("GFLOPs per view (multiply-adds x 1e9)")
+    paper.set_ylabel("Kinetics-400 top-1 (%)")
+    paper.set_title("Paper (Kinetics-400, for contrast)")
+    paper.grid(alpha=0.3)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
 # Lesson 01: temporal sampling
 # ------------------------------------------------------------------------------------------------
 
