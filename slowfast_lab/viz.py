@@ -739,7 +739,7 @@ def cost_growth_figure(rows: list[dict], title: str = "") -> Figure:
         sub = [r for r in rows if r["axis"] == axis]
         xs = [r[axis] for r in sub]
         for row, (key, unit) in enumerate(
-            (("ms", "forward time (ms)"), ("MB", "peak memory (MB)"))
+            (("ms", "forward time (ms)"), ("MB", "peak memory beyond weights (MB)"))
         ):
             ax = grid[row][col]
             ax.plot(xs, [r[key] for r in sub], "o-", color=SLOW_COLOR, label="measured")
@@ -782,10 +782,13 @@ def throughput_figure(rows: list[dict], peaks: dict[str, float], title: str = ""
         )
     for precision, peak in peaks.items():
         color = FAST_COLOR if precision == "bf16" else SLOW_COLOR
-        ax.axvline(peak / 1e9, ls="--", color=color)
-        ax.text(peak / 1e9, len(ok) - 0.4, f" {precision} matmul peak", color=color, fontsize=8)
+        ax.axvline(peak / 1e9, ls="--", color=color, label=f"{precision} matmul peak (measured)")
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xscale("log")
+    values = [r["achieved_macs_per_s"] / 1e9 for r in ok] + [p / 1e9 for p in peaks.values()]
+    if values:
+        ax.set_xlim(min(values) / 3, max(values) * 3)
+    ax.legend(fontsize=8, loc="lower right")
     ax.set_xlabel("multiply-adds per second (G, log scale)")
     ax.set_title(title or "achieved vs measured matmul peak", fontsize=10)
     return fig
