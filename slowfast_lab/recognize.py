@@ -226,3 +226,49 @@ def classify_video(
         random=loaded.random,
         classes=classes,
     )
+
+
+def weights_status(models: list[LoadedModel]) -> str:
+    """Plain words on where each model's weights came from; the RANDOM warning first if any is."""
+    lines = [RANDOM_WARNING] if any(m.random for m in models) else []
+    for m in models:
+        lines.append(f"  {m.preset}: {m.source}" + (f" ({m.weights})" if m.weights else ""))
+    if any(m.random for m in models):
+        lines.append(
+            f"  looked in: ${WEIGHTS_ENV} ({os.environ.get(WEIGHTS_ENV) or 'not set'}) and "
+            f"{DEFAULT_WEIGHTS_DIR}"
+        )
+    return "\n".join(lines)
+
+
+def download_official(preset: str, to: str | os.PathLike | None = None) -> Path:
+    """Download the first official file of `preset` (PySlowFast model zoo) with the library's
+    download helper (`slowfast_lab.weights.download`: resumable-safe, verified) into `to`
+    (default: `weights_dir()`). Needs internet."""
+    from .weights import download
+
+    names = OFFICIAL_NAMES.get(preset)
+    if not names:
+        raise ValueError(
+            f"no official weights for {preset!r}; presets with some: {', '.join(OFFICIAL_NAMES)}"
+        )
+    return download(names[0], to or weights_dir())
+
+
+def comparison_frame(results: dict[str, VideoScores], k: int = 5):
+    """The top-k of several models side by side as a table (pandas Styler); its caption starts
+    with the RANDOM WEIGHTS warning when any model has random weights."""
+    import pandas as pd
+
+    frame = pd.DataFrame(side_by_side(results, k)).set_index("rank")
+    random = any(r.random for r in results.values())
+    views = next(iter(results.values())).probs.shape[:2]
+    caption = f"top-{k} over {views[0]} clips x {views[1]} crops"
+    if random:
+        caption = f"{RANDOM_WARNING}<br>{caption}"
+    style = frame.style.set_caption(caption)
+    if random:
+        style = style.set_table_styles(
+            [{"selector": "caption", "props": "color: red; font-weight: bold; caption-side: top"}]
+        )
+    return style

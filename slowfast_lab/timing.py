@@ -348,3 +348,25 @@ def cost_growth(
             }
         )
     return add_predictions(rows)
+
+
+def growth_plan(device: torch.device | str, fast: bool) -> tuple[dict, dict[str, list[int]]]:
+    """(base point, axes) of a cost-growth sweep for the R50 presets that fits the device:
+    tiny in fast mode, CPU-sized around 112^2, GPU-sized around 224^2."""
+    if fast:
+        return {"T": 2, "crop": 64, "batch": 1}, {
+            "T": [1, 2, 4],
+            "crop": [32, 64, 96],
+            "batch": [1, 2, 3],
+        }
+    if torch.device(device).type == "cuda":
+        return {"T": 8, "crop": 224, "batch": 8}, {
+            "T": [4, 8, 16, 32],
+            "crop": [160, 224, 288, 352],
+            "batch": [1, 8, 32, 64],
+        }
+    return {"T": 8, "crop": 112, "batch": 1}, {
+        "T": [2, 4, 8, 16],
+        "crop": [64, 112, 160, 224],
+        "batch": [1, 2, 4],
+    }

@@ -319,3 +319,11 @@ def test_gpu_stage_timing_and_memory():
         progress=False,
     )
     assert rows[1]["MB"] > rows[0]["MB"] > 0
+
+
+def test_growth_plans_grow_from_their_base():
+    for device, fast in (("cpu", True), ("cpu", False), ("cuda", False)):
+        base, axes = timing.growth_plan(device, fast)
+        assert set(axes) == {"T", "crop", "batch"}
+        for axis, values in axes.items():
+            assert values == sorted(values) and base[axis] in values

@@ -86,3 +86,17 @@ def test_classify_video_views_and_scores(monkeypatch, tmp_path):
     assert "RANDOM" in fig._suptitle.get_text()
     fig = viz.clip_scores_figure(data)
     assert "RANDOM" in fig.axes[0].get_title()
+
+
+def test_weights_status_and_table_warn_first(monkeypatch, tmp_path):
+    monkeypatch.setattr(recognize, "DEFAULT_WEIGHTS_DIR", tmp_path)
+    monkeypatch.delenv(recognize.WEIGHTS_ENV, raising=False)
+    loaded = recognize.load_model_for("slowfast_tiny")
+    assert recognize.weights_status([loaded]).startswith(recognize.RANDOM_WARNING)
+    result = recognize.classify_video(
+        loaded, SAMPLE, num_clips=1, num_crops=1, size=64, progress=False
+    )
+    html = recognize.comparison_frame({"SlowFast": result}, k=3).to_html()
+    assert html.index("RANDOM WEIGHTS") < html.index("<tbody")
+    with pytest.raises(ValueError, match="no official weights"):
+        recognize.download_official("slowfast_tiny", tmp_path)
