@@ -162,6 +162,7 @@ class Setting:
     precision: str = "fp32"  # "bf16": torch.autocast(bfloat16)
     channels_last: bool = False  # torch.channels_last_3d for model and inputs
     compiled: bool = False  # torch.compile
+    fold_bn: bool = False  # BatchNorm folded into the convs (our model's inference only)
     impl: str = "ours"  # or "pytorchvideo" (create_slowfast / create_resnet, same architecture)
     device: str = "cpu"
 
@@ -172,6 +173,8 @@ class Setting:
                 raise ValueError(f"{name}={getattr(self, name)!r}; use one of {allowed}")
         if self.batch < 1:
             raise ValueError(f"batch={self.batch}; use 1 or more")
+        if self.fold_bn and (self.mode != "infer" or self.impl != "ours"):
+            raise ValueError("fold_bn applies to our model's inference only")
         get_config(self.preset)  # a clear error for an unknown preset
 
     @property
@@ -179,6 +182,7 @@ class Setting:
         bits = [
             self.precision,
             "CL" if self.channels_last else "",
+            "foldBN" if self.fold_bn else "",
             "compile" if self.compiled else "",
         ]
         return "+".join(b for b in bits if b)
@@ -194,16 +198,20 @@ def grid(
     compiled: Sequence[bool] = (False,),
     impls: Sequence[str] = ("ours",),
     device: str = "cpu",
+    fold_bn: Sequence[bool] = (False,),
 ) -> list[Setting]:
     """Every combination, in a stable order (preset, impl, mode, batch, precision, layout, compile).
     PyTorchVideo rows exist only for inference of presets it can build."""
-    out = []
-    for preset, impl, mode, batch, prec, cl, comp in itertools.product(
-        presets, impls, modes, batches, precisions, channels_last, compiled
+    out: list[Setting] = []
+    for preset, impl, mode, batch, prec, cl, fold, comp in itertools.product(
+        presets, impls, modes, batches, precisions, channels_last, fold_bn, compiled
     ):
         if impl == "pytorchvideo" and (mode != "infer" or not ptv_supports(preset)):
             continue
-        out.append(Setting(preset, batch, crop, mode, prec, cl, comp, impl, device))
+        fold = fold and mode == "infer" and impl == "ours"  # BN folding: our inference only
+        setting = Setting(preset, batch, crop, mode, prec, cl, comp, fold, impl, device)
+        if setting not in out:
+            out.append(setting)
     return out
 
 
@@ -319,6 +327,10 @@ def build(setting: Setting) -> nn.Module:
 
         model = build_model(setting.preset)
     model = model.to(setting.device)
+    if setting.fold_bn:
+        from .model import fold_batchnorm
+
+        fold_batchnorm(model.eval())
     if setting.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
     return model
@@ -563,6 +575,19 @@ def add_arguments(p) -> None:
         help="default: both on CUDA, off on CPU",
     )
     p.add_argument(
+        "--fold-bn",
+        choices=("off", "on", "both"),
+        default=None,
+        help="fold BatchNorm into the convs in our inference rows (default: on for CUDA, off on CPU)",
+    )
+    p.add_argument(
+        "--train-batch",
+        nargs="+",
+        type=int,
+        default=None,
+        help="batch sizes of the training rows (default: 8 32 on CUDA, as --batch on CPU)",
+    )
+    p.add_argument(
         "--pytorchvideo", action="store_true", help="also time PyTorchVideo's create_slowfast"
     )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
@@ -584,21 +609,29 @@ def add_arguments(p) -> None:
 
 
 def settings_from_args(args) -> list[Setting]:
-    """The grid the command line asks for; CPU defaults are small, CUDA defaults are the full grid."""
+    """The grid the command line asks for. CPU defaults are small (a few minutes on 2 cores); CUDA
+    defaults cover batch sizes, fp32/bf16 and channels_last for 8x8 R50 at 224^2 (torch.compile:
+    `--compile both`, or `--full` for everything)."""
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     cuda = torch.device(device).type == "cuda"
     big = cuda or args.full
     presets = args.presets or (
-        ["slowfast_8x8_r50", "slow_8x8_r50"] if big else ["slowfast_8x8_r50"]
+        ["slowfast_8x8_r50", "slow_8x8_r50"] if args.full else ["slowfast_8x8_r50"]
     )
-    batches = args.batch or ([1, 8, 32, 64] if cuda else [1, 4] if args.full else [1])
+    batches = args.batch or ([1, 16, 64, 128] if cuda else [1, 4] if args.full else [1])
+    train_batches = args.train_batch or ([8, 32] if cuda and not args.batch else batches)
     crop = args.crop or (224 if big else 112)
     modes = args.mode or ["infer", "train"]
     precisions = args.precision or ["fp32", "bf16"]
     cl = _bools(args.channels_last or ("both" if big else "off"))
-    comp = _bools(args.compile or ("both" if big else "off"))
+    comp = _bools(args.compile or ("both" if args.full else "off"))
+    fold = _bools(args.fold_bn or ("both" if args.full else "on" if cuda else "off"))
     impls = ["ours", "pytorchvideo"] if args.pytorchvideo else ["ours"]
-    return grid(presets, batches, crop, modes, precisions, cl, comp, impls, device)
+    out = []
+    for mode in modes:
+        b = batches if mode == "infer" else train_batches
+        out += grid(presets, b, crop, [mode], precisions, cl, comp, impls, device, fold)
+    return out
 
 
 def main(args) -> int:

@@ -327,3 +327,30 @@ def test_growth_plans_grow_from_their_base():
         assert set(axes) == {"T", "crop", "batch"}
         for axis, values in axes.items():
             assert values == sorted(values) and base[axis] in values
+
+
+def test_fold_bn_only_for_our_inference():
+    g = bench.grid(
+        ["slowfast_8x8_r50"],
+        [1],
+        modes=["infer", "train"],
+        impls=["ours", "pytorchvideo"],
+        fold_bn=[False, True],
+    )
+    folded = [s for s in g if s.fold_bn]
+    assert folded and all(s.mode == "infer" and s.impl == "ours" for s in folded)
+    assert len(g) == 2 + 1 + 1  # ours infer x2, ours train, pytorchvideo infer
+    with pytest.raises(ValueError, match="fold_bn"):
+        bench.Setting(mode="train", fold_bn=True)
+    assert bench.Setting(fold_bn=True).label == "fp32+foldBN"
+
+
+def test_folded_bn_model_gives_the_same_logits():
+    s = bench.Setting("slowfast_tiny", crop=32, fold_bn=True)
+    torch.manual_seed(0)
+    folded = bench.build(s)
+    torch.manual_seed(0)
+    plain = bench.build(bench.Setting("slowfast_tiny", crop=32)).eval()
+    x = bench.make_inputs("slowfast_tiny", 2, 32)
+    with torch.no_grad():
+        assert torch.allclose(folded(*x), plain(*x), atol=1e-4)
