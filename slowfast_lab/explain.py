@@ -4,8 +4,9 @@ Each function turns a config, a model or a clip into plain data (lists of rows, 
 that `viz` draws and the lesson widgets recompute when a slider moves. Nothing here draws or
 displays; everything here is unit-tested on its values (tests/test_explain.py).
 
-Lesson 01 (temporal sampling): `sampling_timeline`, `linspace_slow_positions`, `packing_comparison`,
-    `apparent_rotation`, `angles_seen`.
+Lesson 01 (temporal sampling): `sampling_timeline`, `timeline_or_reason`, `frame_rate_rows`,
+    `linspace_slow_positions`, `packing_comparison`, `apparent_rotation`, `angles_seen`,
+    `aliasing_summary`, `find_clip`, `spin_clip`, `sample_path`.
 Lesson 02 (the two pathways): `stage_shapes`, `shape_rows`, `temporal_kernels`, `temporal_strides`,
     `counted_macs_by_part`, `counted_macs_by_stage`, `stage_macs_rows`, `compute_rows`,
     `fast_share_rows`.
@@ -106,21 +107,118 @@ def linspace_slow_positions(fast_frames: int, alpha: int) -> list[int]:
 def packing_comparison(T: int = 4, tau: int = 16, alpha: int = 8, start: int = 0) -> list[dict]:
     """Slow frame i under the paper's strided definition and under PySlowFast's linspace packing.
 
-    Both pick Slow frames among the same Fast frames; rows give the raw frame numbers and the
-    difference. The strided Slow frames are exactly every tau; the linspace ones reach the clip's
-    last Fast frame, so their spacing is uneven and their span is longer.
+    The paper: Slow = every tau-th raw frame. PySlowFast (how its checkpoints were trained): Fast =
+    floor(linspace(start, start + T tau - 1, alpha T)), Slow = Fast positions
+    floor(linspace(0, alpha T - 1, T)), so the last Slow frame is the clip's last frame and the
+    spacing is uneven (0, 20, 40, 63 for 4x16 instead of 0, 16, 32, 48).
     """
-    tl = sampling_timeline(T, tau, alpha, start)
-    positions = linspace_slow_positions(len(tl.fast), alpha)
+    n = start + T * tau
+    paper, _ = sample_indices(n, T=T, tau=tau, alpha=alpha, start=start)
+    pyslowfast, _ = sample_indices(n, T=T, tau=tau, alpha=alpha, start=start, packing="pyslowfast")
     return [
         {
             "slow frame": i,
-            "strided (paper)": tl.slow[i],
-            "linspace (PySlowFast)": tl.fast[p],
-            "difference": tl.fast[p] - tl.slow[i],
+            "strided (paper)": a,
+            "linspace (PySlowFast)": b,
+            "difference": b - a,
         }
-        for i, p in enumerate(positions)
+        for i, (a, b) in enumerate(zip(paper, pyslowfast, strict=True))
     ]
+
+
+def timeline_or_reason(
+    T: int, tau: int, alpha: int, start: int, fps: float, num_video_frames: int
+) -> Timeline | str:
+    """`sampling_timeline`, or the reason it is impossible (for widgets: a message, not a crash)."""
+    try:
+        return sampling_timeline(T, tau, alpha, start, fps, num_video_frames)
+    except ValueError as err:
+        return f"Not possible: {err}"
+
+
+def frame_rate_rows(
+    taus=(2, 4, 8, 16, 32), fps: float = 30.0, T: int = 4, alpha: int = 8
+) -> list[dict]:
+    """For each Slow stride tau: frames per second each pathway sees and the clip's length.
+
+    At 30 fps, tau = 16 gives the Slow pathway 30/16 = 1.9 frames per second ("about 2").
+    """
+    rows = []
+    for tau in taus:
+        row = {
+            "tau": tau,
+            "Slow frames/s": fps / tau,
+            "clip (raw frames)": T * tau,
+            "clip (seconds)": T * tau / fps,
+        }
+        if tau % alpha == 0:
+            row["Fast frames/s"] = fps * alpha / tau
+        rows.append(row)
+    return rows
+
+
+def find_clip(class_name: str, seed: int = 0, task=None, limit: int = 1000) -> int:
+    """Index of the first MotionShapes clip of `class_name` in split `seed`."""
+    from .synthetic import CLASS_NAMES, TaskConfig, clip_params
+
+    task = task or TaskConfig()
+    if class_name not in CLASS_NAMES:
+        raise ValueError(f"unknown MotionShapes class {class_name!r}; classes: {CLASS_NAMES}")
+    label = CLASS_NAMES.index(class_name)
+    for index in range(limit):
+        if clip_params(seed, index, task)["label"] == label:
+            return index
+    raise ValueError(f"no {class_name!r} clip among the first {limit} of split {seed}")
+
+
+def sample_path(name: str) -> str:
+    """Path of a file in the repository's data_samples/ folder (the lessons' sample videos)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "data_samples" / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: the lessons need the repository's data_samples/"
+        )
+    return str(path)
+
+
+def spin_clip(
+    period: int,
+    class_name: str = "L-cw",
+    seed: int = 0,
+    T: int = 4,
+    tau: int = 8,
+    alpha: int = 4,
+    size: int = 64,
+) -> dict:
+    """A MotionShapes clip whose object turns once every `period` raw frames, as both pathways
+    see it: {"slow": uint8 [T,H,W,3], "fast": [alpha T,H,W,3], "slow_indices", "fast_indices"}."""
+    from .synthetic import TaskConfig, pathway_indices, render_clip
+
+    task = TaskConfig(size=size, T=T, tau=tau, alpha=alpha, spin_period=period)
+    slow_idx, fast_idx = pathway_indices(task)
+    clip = render_clip(seed, find_clip(class_name, seed, task), task, fast_idx)
+    return {
+        "slow": clip.frames[::alpha],
+        "fast": clip.frames,
+        "slow_indices": slow_idx,
+        "fast_indices": fast_idx,
+    }
+
+
+def aliasing_summary(period: float, tau: int, alpha: int) -> dict:
+    """How a spin with `period` raw frames per turn looks to each pathway: degrees per sampled frame
+    (0 = looks still, negative = looks like it turns backwards)."""
+    slow = apparent_rotation(period, tau)
+    fast = apparent_rotation(period, tau // alpha)
+    return {
+        "period": period,
+        "Slow step (deg)": slow,
+        "Fast step (deg)": fast,
+        "Slow sees": "no motion" if slow == 0 else ("backwards" if slow < 0 else "forwards"),
+        "Fast sees": "no motion" if fast == 0 else ("backwards" if fast < 0 else "forwards"),
+    }
 
 
 def apparent_rotation(period: float, stride: int) -> float:
@@ -443,13 +541,13 @@ def lateral_rows(
 
 
 def time_to_channel_layout(alpha: int = 4, T: int = 2, channels: int = 2) -> torch.Tensor:
-    """Which Fast frame each value comes from after time-to-channel: an int tensor [alpha*C, T].
+    """Which Fast frame each value comes from after time-to-channel: an int array [alpha*C, T].
 
     Built by sending a Fast tensor whose every value is its own frame number through the real
     `time_to_channel`: entry [c*alpha + k, t] is frame t*alpha + k (of Fast channel c).
     """
     frames = torch.arange(alpha * T).view(1, 1, alpha * T, 1, 1).expand(1, channels, -1, 1, 1)
-    return time_to_channel(frames.contiguous(), alpha)[0, :, :, 0, 0]
+    return time_to_channel(frames.contiguous(), alpha)[0, :, :, 0, 0].numpy()
 
 
 def fusion_cost_rows(

@@ -34,8 +34,24 @@ def test_linspace_packing_matches_pyslowfast() -> None:
     assert explain.linspace_slow_positions(32, 4) == [0, 4, 8, 13, 17, 22, 26, 31]
     rows = explain.packing_comparison(T=4, tau=16, alpha=8)
     assert [r["strided (paper)"] for r in rows] == [0, 16, 32, 48]
-    assert [r["linspace (PySlowFast)"] for r in rows] == [0, 20, 40, 62]
-    assert [r["difference"] for r in rows] == [0, 4, 8, 14]
+    assert [r["linspace (PySlowFast)"] for r in rows] == [0, 20, 40, 63]
+    assert [r["difference"] for r in rows] == [0, 4, 8, 15]
+    rows = explain.packing_comparison(T=8, tau=8, alpha=4, start=10)
+    assert rows[0]["strided (paper)"] == rows[0]["linspace (PySlowFast)"] == 10
+    assert rows[-1]["linspace (PySlowFast)"] == 10 + 63
+
+
+def test_timeline_or_reason_and_frame_rates() -> None:
+    tl = explain.timeline_or_reason(4, 16, 8, 40, 25.0, 132)
+    assert tl.slow == [40, 56, 72, 88]
+    assert explain.timeline_or_reason(4, 16, 8, 100, 25.0, 132) == (
+        "Not possible: the clip needs raw frames 100..162 but the video has 132"
+    )
+    assert "alpha=3 must divide tau=16" in explain.timeline_or_reason(4, 16, 3, 0, 25.0, 132)
+    rows = {r["tau"]: r for r in explain.frame_rate_rows((4, 16), fps=30, T=4, alpha=8)}
+    assert rows[16]["Slow frames/s"] == 1.875 and rows[16]["Fast frames/s"] == 15.0
+    assert rows[16]["clip (raw frames)"] == 64
+    assert "Fast frames/s" not in rows[4]  # alpha=8 does not divide tau=4
 
 
 def test_aliasing_arithmetic() -> None:
@@ -48,6 +64,31 @@ def test_aliasing_arithmetic() -> None:
     )  # appears to turn backwards
     assert explain.angles_seen(16, [0, 16, 32, 48]) == [0.0, 0.0, 0.0, 0.0]
     assert explain.angles_seen(16, [0, 2, 4]) == [0.0, 45.0, 90.0]
+
+
+def test_aliasing_summary_and_spin_clip() -> None:
+    s = explain.aliasing_summary(8, tau=8, alpha=4)
+    assert s["Slow step (deg)"] == 0 and s["Slow sees"] == "no motion"
+    assert s["Fast step (deg)"] == 90 and s["Fast sees"] == "forwards"
+    assert explain.aliasing_summary(9, tau=8, alpha=4)["Slow sees"] == "backwards"
+    from slowfast_lab.synthetic import CLASS_NAMES, TaskConfig, clip_params
+
+    index = explain.find_clip("L-cw", seed=0)
+    assert CLASS_NAMES[clip_params(0, index, TaskConfig())["label"]] == "L-cw"
+    with pytest.raises(ValueError, match="unknown MotionShapes class"):
+        explain.find_clip("triangle")
+    clip = explain.spin_clip(8, T=4, tau=8, alpha=4, size=48)
+    assert clip["slow"].shape == (4, 48, 48, 3) and clip["fast"].shape == (16, 48, 48, 3)
+    assert clip["slow_indices"] == [0, 8, 16, 24] and clip["fast_indices"] == list(range(0, 32, 2))
+    assert (clip["slow"] == clip["fast"][::4]).all()
+
+
+def test_sample_path() -> None:
+    assert explain.sample_path("numbered_300f_30fps.mp4").endswith(
+        "data_samples/numbered_300f_30fps.mp4"
+    )
+    with pytest.raises(FileNotFoundError, match="data_samples"):
+        explain.sample_path("nope.mp4")
 
 
 # ---- lesson 02: the two pathways ----------------------------------------------------------------
