@@ -124,11 +124,11 @@ def test_run_tiny_grid_on_cpu():
         crop=32,
         modes=["infer", "train"],
         precisions=["fp32", "bf16"],
-        channels_last=[False, True],
+        channels_last=[True],
     )
     report = bench.run(settings, warmup=1, iters=1, repeats=2, matmul_n=256, progress=False)
     assert set(report["peaks"]) == {"fp32", "bf16"}
-    assert len(report["results"]) == 8
+    assert len(report["results"]) == 4
     for r in report["results"]:
         assert "error" not in r, r.get("error")
         assert r["clips_per_s"] > 0 and len(r["step_times"]) == 2
