@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on MotionShapes (also under torchrun)")
     _add_train_args(p)
     p.add_argument("--out", help="checkpoint path (a JSON record is written beside it)")
+    p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="accuracy of a MotionShapes checkpoint on a fresh split")
@@ -39,8 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="clips/s, train step time, MAC/s vs matmul peak")
     _add_bench_args(p)
     p.set_defaults(func=_bench)
+    p = sub.add_parser("book", help="execute every lesson and write HTML copies (fast mode)")
+    p.add_argument("--out", default="book", help="folder for the HTML pages (git-ignored book/)")
+    p.add_argument("--only", help="only lessons whose file name contains this (e.g. 02)")
+    p.set_defaults(func=_book)
     # Other modules add their commands here (weights, train, evaluate, bench, book).
     return parser
+
+
+def _book(args: argparse.Namespace) -> int:
+    from .book import build_book
+
+    pages = build_book(args.out, only=args.only)
+    return 1 if any(p.error for p in pages) else 0
 
 
 def _parse_overrides(pairs: list[str]) -> dict:
@@ -93,7 +105,8 @@ def _train(args: argparse.Namespace) -> int:
 
     from .train import command_line, train
 
-    result = train(_train_config(args, out=args.out), command=command_line())
+    cfg = _train_config(args, out=args.out, half_checkpoint=args.half)
+    result = train(cfg, command=command_line())
     rec = result.record
     if "test" in rec:
         print(json.dumps({"train_time_s": rec["train_time_s"], **rec["test"]}))

@@ -72,6 +72,8 @@ class TrainConfig:
         sync_bn: with DDP on GPUs, synchronise BN statistics across processes.
         out: checkpoint path (written by rank 0); record: JSON record path (default: beside out).
         test_seed / test_clips: the fresh split evaluated at the end and stored in the meta.
+        half_checkpoint: round the weights to float16 before the final evaluation and store them
+            so (half the file size; loading gives float32 models with exactly those values).
     """
 
     model: str = "slowfast_tiny"
@@ -93,6 +95,7 @@ class TrainConfig:
     record: str | None = None
     test_seed: int = DEFAULT_TEST_SEED
     test_clips: int = 1000
+    half_checkpoint: bool = False
     progress: bool = True
     log_every: int = 25
 
@@ -261,6 +264,8 @@ def train(cfg: TrainConfig, command: str | None = None) -> TrainResult:
                 bar.set_postfix(loss=f"{running:.3f}")
         train_time = time.perf_counter() - t0
         model = model.eval()
+        if cfg.half_checkpoint:  # evaluate exactly the weights the checkpoint will hold
+            model.half().float()
         record = {
             "kind": "motionshapes_train",
             "command": command,
@@ -287,7 +292,8 @@ def train(cfg: TrainConfig, command: str | None = None) -> TrainResult:
         if rank == 0 and cfg.out:
             meta = {k: record[k] for k in ("command", "config", "task", "train_time_s", "machine")}
             meta.update(seed=cfg.seed, val=record.get("val"), test=record.get("test"))
-            save_checkpoint(model, cfg.out, meta)
+            save_checkpoint(model.half() if cfg.half_checkpoint else model, cfg.out, meta)
+            model.float()
             record["checkpoint"] = str(cfg.out)
         record_path = cfg.record or (str(Path(cfg.out).with_suffix(".json")) if cfg.out else None)
         if rank == 0 and record_path:

@@ -206,4 +206,4 @@ def test_shipped_checkpoints_load_with_load_weights():
         state = model.state_dict()
         assert any(not torch.equal(before[k], state[k]) for k in state)
         for k, v in payload["model_state"].items():
-            torch.testing.assert_close(state[k], v, msg=k)
+            torch.testing.assert_close(state[k], v.to(state[k].dtype), msg=k)
