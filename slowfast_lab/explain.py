@@ -10,6 +10,8 @@ Lesson 01 (temporal sampling): `sampling_timeline`, `timeline_or_reason`, `frame
 Lesson 02 (the two pathways): `stage_shapes`, `shape_rows`, `temporal_kernels`, `temporal_strides`,
     `counted_macs_by_part`, `counted_macs_by_stage`, `stage_macs_rows`, `compute_rows`,
     `fast_share_rows`.
+Lesson 04 (Slow-only vs SlowFast): `find_checkpoint`, `comparison_rows`, `fusion_accuracy`,
+    `model_point`, `group_accuracy_rows`, `confusion_block`.
 Lesson 03 (lateral connections): `fusion_point_rows`, `lateral_rows`, `time_to_channel_layout`, `fusion_cost_rows`,
     `pathway_influence`.
 """
@@ -610,3 +612,80 @@ def rows_to_frame(rows: list[dict]):
     import pandas as pd
 
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------------
+# Lesson 04: Slow-only versus SlowFast
+# ------------------------------------------------------------------------------------------------
+
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+CHECKPOINTS = REPO / "data_samples" / "checkpoints"
+COMPARISON = REPO / "data_samples" / "results" / "motionshapes_comparison.json"
+
+
+def find_checkpoint(kind: str, folder=CHECKPOINTS) -> str | None:
+    """The shipped MotionShapes checkpoint whose file name says `kind` ("slowfast", "slow_only",
+    "fast_only"), or None when there is none."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    hits = sorted(
+        p for p in folder.iterdir() if kind in p.name and p.suffix in (".pt", ".pth", ".pyth")
+    )
+    return str(hits[0]) if hits else None
+
+
+def comparison_rows(path=COMPARISON) -> list[dict] | None:
+    """The rows of the recorded MotionShapes comparison (`train.compare`), or None if absent."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())["rows"]
+
+
+def fusion_accuracy(rows: list[dict] | None) -> dict[str, float] | None:
+    """MotionShapes test accuracy per lateral type, from the comparison rows (default beta only)."""
+    if not rows:
+        return None
+    out = {}
+    for r in rows:
+        if r.get("pathways") == "slowfast" and not (set(r.get("overrides", {})) - {"fusion"}):
+            out[r["fusion"]] = r["accuracy"]
+    return out or None
+
+
+def model_point(name: str, model: nn.Module, report: dict, crop: int) -> dict:
+    """One row for `viz.accuracy_complexity_figure`: name, pathways, multiply-adds, accuracies."""
+    c = complexity(model.config, crop_size=crop)
+    return {
+        "name": name,
+        "pathways": model.config.pathways,
+        "macs": c.macs,
+        "accuracy": report["accuracy"],
+        "groups": report["groups"],
+    }
+
+
+def group_accuracy_rows(reports: dict[str, dict]) -> list[dict]:
+    """Per model and MotionShapes group: accuracy and chance, from `train.evaluate` reports."""
+    rows = []
+    for name, rep in reports.items():
+        chance = rep.get("chance_within_group", {})
+        for group, acc in rep["groups"].items():
+            rows.append(
+                {"model": name, "group": group, "accuracy": acc, "chance": chance.get(group)}
+            )
+    return rows
+
+
+def confusion_block(confusion, class_names, group: str) -> tuple[list[list[int]], list[str]]:
+    """The confusion matrix restricted to one group's classes (rows: true, columns: predicted)."""
+    from .synthetic import CLASSES
+
+    idx = [i for i, c in enumerate(CLASSES) if c.group == group]
+    return [[confusion[i][j] for j in idx] for i in idx], [class_names[i] for i in idx]

@@ -66,10 +66,15 @@ def accuracy_complexity_figure(rows: list[dict], group: str | None = None) -> Fi
     ours.grid(alpha=0.3)
     pts = {name: (g, a) for name, g, a in PAPER_FIGURE2_POINTS}
     for name, (g, a) in pts.items():
-        kind = "slow" if name.startswith("Slow-only") else "fast" if "Fast" in name[:4] else "slowfast"
+        kind = (
+            "slow" if name.startswith("Slow-only") else "fast" if "Fast" in name[:4] else "slowfast"
+        )
         paper.scatter(g, a, s=60, color=colors[kind], zorder=3)
         paper.annotate(name, (g, a), xytext=(4, -10), textcoords="offset points", fontsize=7)
-    for s, f in (("Slow-only 4x16 R50", "SlowFast 4x16 R50"), ("Slow-only 8x8 R50", "SlowFast 8x8 R50")):
+    for s, f in (
+        ("Slow-only 4x16 R50", "SlowFast 4x16 R50"),
+        ("Slow-only 8x8 R50", "SlowFast 8x8 R50"),
+    ):
         paper.annotate("", pts[f], pts[s], arrowprops={"arrowstyle": "->", "color": "0.3"})
     paper.set_xlabel("GFLOPs per view (multiply-adds x 1e9)")
     paper.set_ylabel("Kinetics-400 top-1 (%)")
@@ -124,7 +129,7 @@ def frame_strips_figure(
     raw frame numbers. At most `max_fast` Fast frames are drawn (the first ones)."""
     n_fast = min(len(fast_frames), max_fast)
     cols = max(len(slow_frames), n_fast)
-    fig = Figure(figsize=(1.2 * cols, 3.0), layout="constrained")
+    fig = Figure(figsize=(min(0.9 * cols, 14), 2.6), layout="constrained")
     axes = fig.subplots(2, cols, squeeze=False)
     rows = [
         ("Slow", slow_frames, slow_indices, SLOW_COLOR),
@@ -791,4 +796,79 @@ def throughput_figure(rows: list[dict], peaks: dict[str, float], title: str = ""
     ax.legend(fontsize=8, loc="lower right")
     ax.set_xlabel("multiply-adds per second (G, log scale)")
     ax.set_title(title or "achieved vs measured matmul peak", fontsize=10)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# Lesson 04: Slow-only versus SlowFast
+# ------------------------------------------------------------------------------------------------
+
+
+def group_accuracy_figure(rows: list[dict], title: str = "") -> Figure:
+    """Accuracy per MotionShapes group, one bar per model, chance as a dashed line (rows from
+    `explain.group_accuracy_rows`)."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(models)
+    palette = [SLOW_COLOR, LATERAL_COLOR, FAST_COLOR, "#9467bd", "#8c564b"]
+    for m, model in enumerate(models):
+        for g, group in enumerate(groups):
+            r = next(r for r in rows if r["model"] == model and r["group"] == group)
+            x = g - 0.4 + width * (m + 0.5)
+            ax.bar(
+                [x],
+                [100 * r["accuracy"]],
+                width=width * 0.95,
+                color=palette[m % len(palette)],
+                label=model if g == 0 else None,
+            )
+            ax.annotate(
+                f"{100 * r['accuracy']:.0f}",
+                (x, 100 * r["accuracy"]),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
+            if r.get("chance") and m == 0:
+                ax.hlines(
+                    100 * r["chance"], g - 0.45, g + 0.45, colors="k", linestyles="--", linewidth=1
+                )
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 110)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(
+        title or "MotionShapes accuracy per group (dashed: chance within the group)", fontsize=10
+    )
+    return fig
+
+
+def confusion_figure(confusion, class_names, title: str = "") -> Figure:
+    """A confusion matrix (rows: true class, columns: predicted), counts written in the cells."""
+    n = len(class_names)
+    fig = Figure(figsize=(1.2 + 0.55 * n, 1.0 + 0.5 * n), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(confusion, cmap="Blues")
+    top = max(max(row) for row in confusion) or 1
+    for i in range(n):
+        for j in range(n):
+            v = confusion[i][j]
+            if v:
+                ax.text(
+                    j,
+                    i,
+                    str(v),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v > top / 2 else "black",
+                )
+    ax.set_xticks(range(n), class_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(n), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
     return fig
