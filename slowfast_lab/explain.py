@@ -689,3 +689,29 @@ def confusion_block(confusion, class_names, group: str) -> tuple[list[list[int]]
 
     idx = [i for i, c in enumerate(CLASSES) if c.group == group]
     return [[confusion[i][j] for j in idx] for i in idx], [class_names[i] for i in idx]
+
+
+SHIPPED = (("Slow-only", "slow_only"), ("SlowFast", "slowfast"), ("Fast-only", "fast_only"))
+
+
+def shipped_models(
+    fallback: dict[str, nn.Module] | None = None,
+) -> tuple[dict[str, nn.Module], list[str]]:
+    """The shipped MotionShapes checkpoints as models {"Slow-only": .., "SlowFast": .., "Fast-only": ..},
+    and notes on what was missing. A missing one is replaced by `fallback[name]` when given."""
+    from .weights import load_model
+
+    models, notes = {}, []
+    for name, kind in SHIPPED:
+        path = find_checkpoint(kind)
+        if path is not None:
+            models[name] = load_model(path).eval()
+            notes.append(f"{name}: loaded {path.split('/')[-1]}")
+        elif fallback and name in fallback:
+            models[name] = fallback[name].eval()
+            notes.append(
+                f"{name}: no shipped checkpoint; using the model trained above (few steps: near chance)"
+            )
+        else:
+            notes.append(f"{name}: no shipped checkpoint in data_samples/checkpoints/")
+    return models, notes

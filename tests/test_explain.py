@@ -220,3 +220,51 @@ def test_influence_flows_fast_to_slow_only() -> None:
     assert all(r["slow change -> slow"] > 0 and r["fast change -> fast"] > 0 for r in rows.values())
     none = explain.pathway_influence(sfl.build_model("slowfast_tiny", fusion="none"))
     assert all(r["fast change -> slow"] == 0 for r in none)
+
+
+# ---- lesson 04: Slow-only versus SlowFast -------------------------------------------------------
+
+
+def test_checkpoints_and_comparison_rows(tmp_path) -> None:
+    (tmp_path / "motionshapes_slow_only_tiny.pt").write_bytes(b"")
+    (tmp_path / "motionshapes_slowfast_tiny.pt").write_bytes(b"")
+    (tmp_path / "motionshapes_slowfast_tiny.json").write_text("{}")
+    assert explain.find_checkpoint("slowfast", tmp_path).endswith("motionshapes_slowfast_tiny.pt")
+    assert explain.find_checkpoint("slow_only", tmp_path).endswith("slow_only_tiny.pt")
+    assert explain.find_checkpoint("fast_only", tmp_path) is None
+    assert explain.find_checkpoint("slowfast", tmp_path / "absent") is None
+    assert explain.comparison_rows(tmp_path / "absent.json") is None
+    rows = [
+        {"pathways": "slow", "fusion": "t_conv", "overrides": {}, "accuracy": 0.5},
+        {
+            "pathways": "slowfast",
+            "fusion": "none",
+            "overrides": {"fusion": "none"},
+            "accuracy": 0.7,
+        },
+        {"pathways": "slowfast", "fusion": "t_conv", "overrides": {}, "accuracy": 0.9},
+        {"pathways": "slowfast", "fusion": "t_conv", "overrides": {"beta_inv": 8}, "accuracy": 0.8},
+    ]
+    (tmp_path / "cmp.json").write_text(__import__("json").dumps({"rows": rows}))
+    assert explain.comparison_rows(tmp_path / "cmp.json") == rows
+    assert explain.fusion_accuracy(rows) == {"none": 0.7, "t_conv": 0.9}
+    assert explain.fusion_accuracy(None) is None
+
+
+def test_group_rows_confusion_block_and_point() -> None:
+    from slowfast_lab.synthetic import CLASS_NAMES
+
+    report = {
+        "accuracy": 0.6,
+        "groups": {"appearance": 1.0, "motion": 0.33, "appearance+motion": 0.5},
+        "chance_within_group": {"appearance": 1 / 3, "motion": 1 / 3, "appearance+motion": 0.25},
+    }
+    rows = explain.group_accuracy_rows({"Slow-only": report})
+    assert rows[1] == {"model": "Slow-only", "group": "motion", "accuracy": 0.33, "chance": 1 / 3}
+    confusion = [[10 * i + j for j in range(10)] for i in range(10)]
+    block, names = explain.confusion_block(confusion, list(CLASS_NAMES), "motion")
+    assert names == ["L-still", "L-cw", "L-ccw"]
+    assert block == [[33, 34, 35], [43, 44, 45], [53, 54, 55]]
+    point = explain.model_point("Slow-only", sfl.build_model("slow_tiny"), report, crop=48)
+    assert point["macs"] == sfl.complexity("slow_tiny", crop_size=48).macs
+    assert point["pathways"] == "slow" and point["groups"]["motion"] == 0.33

@@ -105,3 +105,14 @@ def test_panels() -> None:
 def test_spin_panel_aliasing_when_the_period_divides_tau(period: int) -> None:
     text = panels.spin_panel(period, tau=8, alpha=4, size=32)[0]
     assert "Slow pathway (every 8) sees a turn of +0 deg (no motion)" in text
+
+
+def test_lesson04_figures() -> None:
+    rows = [
+        {"model": "Slow-only", "group": "motion", "accuracy": 0.33, "chance": 1 / 3},
+        {"model": "SlowFast", "group": "motion", "accuracy": 1.0, "chance": 1 / 3},
+    ]
+    fig = viz.group_accuracy_figure(rows)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["33", "100"]
+    conf = viz.confusion_figure([[5, 0], [2, 3]], ["a", "b"], title="t")
+    assert [t.get_text() for t in conf.axes[0].texts] == ["5", "2", "3"]
