@@ -456,6 +456,9 @@ COMPARISON_RUNS: tuple[tuple[str, str, dict], ...] = (
 )
 
 
+_COSMETIC = ("progress", "log_every")  # config fields that do not change a run's result
+
+
 def compare(
     base: TrainConfig,
     out_dir: str | os.PathLike = "runs/compare",
@@ -486,7 +489,9 @@ def compare(
         record = None
         if resume and record_path.is_file():
             old = json.loads(record_path.read_text())
-            if old.get("config") == json.loads(json.dumps(dataclasses.asdict(cfg))):
+            want = json.loads(json.dumps(dataclasses.asdict(cfg)))
+            have = old.get("config", {})
+            if all(have.get(k) == v for k, v in want.items() if k not in _COSMETIC):
                 record = old
         if record is None:
             print(f"== {name}", file=sys.stderr)
