@@ -354,10 +354,10 @@ def growth_plan(device: torch.device | str, fast: bool) -> tuple[dict, dict[str,
     """(base point, axes) of a cost-growth sweep for the R50 presets that fits the device:
     tiny in fast mode, CPU-sized around 112^2, GPU-sized around 224^2."""
     if fast:
-        return {"T": 2, "crop": 64, "batch": 1}, {
+        return {"T": 1, "crop": 32, "batch": 1}, {
             "T": [1, 2, 4],
-            "crop": [32, 64, 96],
-            "batch": [1, 2, 3],
+            "crop": [32, 48, 64],
+            "batch": [1, 2, 4],
         }
     if torch.device(device).type == "cuda":
         return {"T": 8, "crop": 224, "batch": 8}, {
