@@ -536,6 +536,43 @@ def compare(
     return rows
 
 
+def checkpoint_rows(paths: list[str | os.PathLike], timing: bool = True) -> list[dict]:
+    """Comparison rows (as `compare` makes them) for trained checkpoints, from their recorded test
+    accuracy: no training. Multiply-adds and params at the task's frame size; CPU time measured now.
+    """
+    rows = []
+    for path in paths:
+        model = load_model(path)
+        meta, cfg = model.checkpoint_meta, model.config
+        task = TaskConfig(**meta["task"])
+        c = complexity(cfg, crop_size=task.size)
+        name = {"slowfast": f"SlowFast ({cfg.fusion}, beta 1/{cfg.beta_inv})", "slow": "Slow-only",
+                "fast": "Fast-only"}[cfg.pathways]  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "checkpoint": str(path),
+                "pathways": cfg.pathways,
+                "fusion": cfg.fusion,
+                "beta_inv": cfg.beta_inv,
+                "width": cfg.width,
+                "accuracy": meta["test"]["accuracy"],
+                "groups": meta["test"]["groups"],
+                "test_seed": meta["test"]["seed"],
+                "test_clips": meta["test"]["clips"],
+                "macs": c.macs,
+                "params": c.params,
+                "macs_by_part": c.by_part,
+                "cpu_ms_per_clip": cpu_ms_per_clip(model, task) if timing else None,
+                "cpu_load_at_timing": machine_load(),
+                "train_time_s": meta["train_time_s"],
+                "train_load": meta.get("machine"),
+                "command": meta.get("command"),
+            }
+        )
+    return rows
+
+
 def comparison_markdown(rows: list[dict], command: str | None = None) -> str:
     """The comparison as a Markdown table (accuracy in %, MACs in millions per clip)."""
     head = (
@@ -577,6 +614,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "accuracy_report",
+    "checkpoint_rows",
     "compare",
     "comparison_markdown",
     "cpu_ms_per_clip",
