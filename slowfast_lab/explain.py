@@ -715,3 +715,19 @@ def shipped_models(
         else:
             notes.append(f"{name}: no shipped checkpoint in data_samples/checkpoints/")
     return models, notes
+
+
+CHECKPOINT_TABLE = REPO / "data_samples" / "results" / "motionshapes_checkpoints.json"
+
+
+def recorded_rows() -> tuple[list[dict] | None, str]:
+    """Recorded MotionShapes results for the accuracy/compute figure, and where they came from:
+    the full comparison if recorded, else the shipped checkpoints' table, else (None, reason)."""
+    for path, what in (
+        (COMPARISON, "the recorded comparison"),
+        (CHECKPOINT_TABLE, "the shipped checkpoints' table"),
+    ):
+        rows = comparison_rows(path)
+        if rows:
+            return rows, f"{what} ({path.relative_to(REPO)}, 1000-clip test split)"
+    return None, "no recorded results in data_samples/results/"

@@ -268,3 +268,12 @@ def test_group_rows_confusion_block_and_point() -> None:
     point = explain.model_point("Slow-only", sfl.build_model("slow_tiny"), report, crop=48)
     assert point["macs"] == sfl.complexity("slow_tiny", crop_size=48).macs
     assert point["pathways"] == "slow" and point["groups"]["motion"] == 0.33
+
+
+def test_recorded_rows_say_where_they_come_from() -> None:
+    rows, source = explain.recorded_rows()
+    if rows is None:
+        assert "no recorded results" in source
+    else:
+        assert "data_samples/results/" in source
+        assert {"name", "pathways", "macs", "accuracy", "groups"} <= set(rows[0])
