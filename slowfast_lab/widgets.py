@@ -1,0 +1,790 @@
+"""Interactive panels (ipywidgets). Lesson 05 and the classroom app use `AlphaBetaExplorer`.
+
+Every number a panel shows comes from a small pure function in the first half of this file
+(explorer state -> cost rows, shape rows, chart points); those are unit-tested on their values
+(tests/test_viz_explorer.py), and the panel only wires widgets to them (tests/test_widgets.py).
+
+    from slowfast_lab.widgets import AlphaBetaExplorer
+    AlphaBetaExplorer().show()          # in a notebook, or served by Voila (`make classroom`)
+
+Nothing in the library imports this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .complexity import PARTS, Complexity, complexity
+from .config import FUSIONS, PRESETS, SlowFastConfig, get_config, lateral_channels, pathway_spec
+
+# Paper Table 5b: SlowFast 4x16 R50 on Kinetics-400, beta_inv -> (top-1 %, GFLOPs of one 256^2 view).
+PAPER_TABLE_5B = {
+    4: (75.6, 54.5),
+    6: (75.8, 41.8),
+    8: (75.6, 36.1),
+    12: (75.2, 32.8),
+    16: (75.1, 30.6),
+    32: (74.2, 28.6),
+}
+BETA_CHOICES = (2, 4, 6, 8, 12, 16, 32, 64)
+CROP_CHOICES = (64, 96, 112, 128, 160, 224, 256, 288, 320)
+
+# ------------------------------------------------------------------------------------------------
+# Pure functions: explorer state -> what the panel shows
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExplorerState:
+    """What the explorer's controls say. `preset` supplies every field the panel has no control for
+    (width, stage layout, fusion kernel, number of classes...)."""
+
+    preset: str = "slowfast_4x16_r50"
+    alpha: int = 8
+    beta_inv: int = 8
+    tau: int = 16
+    T: int = 4
+    crop: int = 256
+    depth: int = 50
+    fusion: str = "t_conv"
+
+    @classmethod
+    def from_preset(cls, preset: str, crop: int | None = None) -> ExplorerState:
+        """The controls as a preset sets them (crop: 256 for the paper's models, else the preset's)."""
+        cfg = get_config(preset)
+        if crop is None:
+            crop = 256 if cfg.num_classes == 400 else cfg.crop
+        return cls(
+            preset=preset,
+            alpha=cfg.alpha,
+            beta_inv=cfg.beta_inv,
+            tau=cfg.tau,
+            T=cfg.T,
+            crop=crop,
+            depth=cfg.depth,
+            fusion=cfg.fusion,
+        )
+
+    def overrides(self) -> dict:
+        return {
+            "alpha": self.alpha,
+            "beta_inv": self.beta_inv,
+            "tau": self.tau,
+            "T": self.T,
+            "depth": self.depth,
+            "fusion": self.fusion,
+        }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The state evaluated: a config and its cost, or a readable `error` (then both are None)."""
+
+    state: ExplorerState
+    config: SlowFastConfig | None
+    cost: Complexity | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def evaluate_state(state: ExplorerState) -> Evaluation:
+    """Resolve the controls into a config and count its cost (analytic: no model is built, < 1 ms).
+
+    Invalid combinations (alpha not dividing tau, beta leaving the Fast pathway no channels, a crop
+    below 32 pixels...) give an Evaluation with `error` set to a readable message instead of raising.
+    """
+    try:
+        cfg = get_config(state.preset, **state.overrides())
+        if state.crop < 32:
+            raise ValueError(
+                f"crop={state.crop} is too small: the network downsamples space by 32, use >= 32"
+            )
+        _check_channels(cfg)
+        cost = complexity(cfg, crop_size=state.crop)
+    except ValueError as err:  # ConfigError is a ValueError
+        return Evaluation(state, None, None, error=str(err))
+    return Evaluation(state, cfg, cost)
+
+
+def _check_channels(cfg: SlowFastConfig) -> None:
+    """Every layer of the Fast pathway must keep at least one channel after dividing by beta_inv."""
+    if not cfg.has_fast:
+        return
+    spec = pathway_spec(cfg, "fast")
+    widths = [spec.stem_channels] + [w for st in spec.stages for w in (st.inner, st.out)]
+    if min(widths) < 1:
+        raise ValueError(
+            f"beta=1/{cfg.beta_inv} rounds some Fast pathway layers down to 0 channels "
+            f"(Slow width {cfg.width} / {cfg.beta_inv}): choose beta >= 1/{cfg.width}"
+        )
+
+
+def cost_rows(cost: Complexity) -> list[dict]:
+    """One row per part (slow, fast, lateral, head) and a total: multiply-adds, share, params.
+
+    `macs` and `params` are the exact integers of `complexity`; GFLOPs = macs / 1e9.
+    """
+    rows = []
+    for part in PARTS:
+        macs = cost.by_part[part]
+        rows.append(
+            {
+                "part": part,
+                "macs": macs,
+                "GFLOPs": macs / 1e9,
+                "share": macs / cost.macs if cost.macs else 0.0,
+                "params": cost.params_by_part[part],
+            }
+        )
+    rows.append(
+        {
+            "part": "total",
+            "macs": cost.macs,
+            "GFLOPs": cost.macs / 1e9,
+            "share": 1.0,
+            "params": cost.params,
+        }
+    )
+    return rows
+
+
+def _down(size: int, kernel: int, stride: int) -> int:
+    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+
+
+def shape_rows(cfg: SlowFastConfig, crop: int) -> list[dict]:
+    """The per-stage output shapes of both pathways in the paper's notation, from the config alone.
+
+    Slow {T, S^2, C}; Fast {alpha T, S^2, beta C}; `lateral` is the channels the Fast->Slow lateral
+    after that stage concatenates onto the Slow pathway ("-" where there is none).
+    [{"stage": "conv1", "slow": "{4, 128^2, 64}", "fast": "{32, 128^2, 8}", "lateral": "-"}, ...]
+    """
+    sizes = {"conv1": _down(crop, 7, 2)}
+    sizes["pool1"] = _down(sizes["conv1"], 3, 2)
+    sizes["res2"] = sizes["pool1"]
+    s = sizes["res2"]
+    for name in ("res3", "res4", "res5"):
+        s = _down(s, 3, 2)
+        sizes[name] = s
+    specs = {p: pathway_spec(cfg, p) for p in ("slow", "fast")}
+    frames = {"slow": cfg.T, "fast": cfg.fast_frames}
+    present = {"slow": cfg.has_slow, "fast": cfg.has_fast}
+    fuse_after = {"pool1": 0, "res2": 1, "res3": 2, "res4": 3}
+    rows = []
+    for stage, size in sizes.items():
+        row = {"stage": stage}
+        for p, spec in specs.items():
+            if not present[p]:
+                row[p] = "-"
+                continue
+            if stage in ("conv1", "pool1"):
+                channels = spec.stem_channels
+            else:
+                channels = spec.stages[("res2", "res3", "res4", "res5").index(stage)].out
+            row[p] = f"{{{frames[p]}, {size}^2, {channels}}}"
+        lateral = "-"
+        if cfg.pathways == "slowfast" and stage in fuse_after:
+            i = fuse_after[stage]
+            fast_c = specs["fast"].stem_channels if i == 0 else specs["fast"].stages[i - 1].out
+            added = lateral_channels(cfg, fast_c)
+            lateral = f"+{added} ch" if added else f"{cfg.fusion} (adds 0 ch)"
+            if cfg.fusion == "none":
+                lateral = "none"
+        row["lateral"] = lateral
+        rows.append(row)
+    return rows
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    """A point of the accuracy / complexity chart."""
+
+    label: str
+    gflops: float
+    top1: float | None  # Kinetics-400 top-1 (paper); None for a configuration the paper did not run
+    source: str  # "paper", "ours" (our computed GFLOPs at the paper's beta), "current"
+
+
+def paper_points() -> list[ChartPoint]:
+    """Paper Table 5b as printed: (GFLOPs, top-1) of SlowFast 4x16 R50 for each beta."""
+    return [
+        ChartPoint(f"beta=1/{b} (paper)", g, acc, "paper") for b, (acc, g) in PAPER_TABLE_5B.items()
+    ]
+
+
+@functools.lru_cache(maxsize=8)
+def _our_points(crop: int) -> tuple[ChartPoint, ...]:
+    return tuple(
+        ChartPoint(
+            f"beta=1/{b} (our count)",
+            complexity("slowfast_4x16_r50", crop_size=crop, beta_inv=b).gflops,
+            acc,
+            "ours",
+        )
+        for b, (acc, _) in PAPER_TABLE_5B.items()
+    )
+
+
+def our_points(crop: int = 256) -> list[ChartPoint]:
+    """Our analytic GFLOPs for the same models (4x16 R50, one 256^2 view) beside the paper's accuracy.
+
+    They match the paper at beta 1/8, 1/16, 1/32 and come out slightly lower at 1/4, 1/6, 1/12.
+    """
+    return list(_our_points(crop))
+
+
+def beta_rows(crop: int = 256, **overrides) -> list[dict]:
+    """Paper Table 5b beside our count: per beta, our GFLOPs, the paper's GFLOPs and top-1, and the
+    Fast pathway's GFLOPs and share (SlowFast 4x16 R50 unless `overrides` change it)."""
+    rows = []
+    for b, (acc, paper_g) in PAPER_TABLE_5B.items():
+        c = complexity("slowfast_4x16_r50", crop_size=crop, beta_inv=b, **overrides)
+        rows.append(
+            {
+                "beta": f"1/{b}",
+                "GFLOPs (ours)": round(c.gflops, 2),
+                "GFLOPs (paper)": paper_g,
+                "Fast GFLOPs (ours)": round(c.by_part["fast"] / 1e9, 2),
+                "Fast share": round(c.fast_share, 3),
+                "params (M)": round(c.params / 1e6, 2),
+                "Kinetics top-1 (paper)": acc,
+            }
+        )
+    return rows
+
+
+def current_point(ev: Evaluation) -> ChartPoint | None:
+    """This configuration on the chart: its GFLOPs, and the paper's accuracy only where the paper
+    ran exactly this model (4x16 R50, T-conv, 256^2 crop, a beta of Table 5b); None when invalid."""
+    if not ev.ok:
+        return None
+    cfg, st = ev.config, ev.state
+    paper_model = (
+        cfg.pathways == "slowfast"
+        and (cfg.T, cfg.tau, cfg.alpha, cfg.depth, cfg.fusion) == (4, 16, 8, 50, "t_conv")
+        and cfg.width == 64
+        and cfg.stage_blocks is None
+        and st.crop == 256
+        and cfg.fusion_kernel == 5
+    )
+    top1 = (
+        PAPER_TABLE_5B[cfg.beta_inv][0] if paper_model and cfg.beta_inv in PAPER_TABLE_5B else None
+    )
+    return ChartPoint("this configuration", ev.cost.gflops, top1, "current")
+
+
+def chart_points(ev: Evaluation) -> dict[str, list[ChartPoint]]:
+    """Everything the accuracy / complexity chart draws: {"paper", "ours", "current"}."""
+    current = current_point(ev)
+    return {"paper": paper_points(), "ours": our_points(), "current": [current] if current else []}
+
+
+def summary_text(ev: Evaluation) -> str:
+    """One line about the configuration: GFLOPs, params, Fast share, frames each pathway sees."""
+    if not ev.ok:
+        return f"Invalid configuration: {ev.error}"
+    c, cfg = ev.cost, ev.config
+    parts = [f"{c.gflops:.2f} GFLOPs per {ev.state.crop}^2 view", f"{c.params / 1e6:.2f}M params"]
+    if cfg.pathways == "slowfast":
+        parts.append(f"Fast share {c.fast_share:.1%}")
+    parts.append(
+        f"clip {cfg.raw_frames} raw frames: Slow sees {cfg.T} (every {cfg.tau})"
+        + (f", Fast sees {cfg.fast_frames} (every {cfg.fast_stride})" if cfg.has_fast else "")
+    )
+    return "; ".join(parts)
+
+
+def model_inputs(cfg: SlowFastConfig, crop: int, batch: int = 1) -> tuple[torch.Tensor, ...]:
+    """Zero clips for a config: (slow, fast), (slow,) or (fast,), each [batch, 3, t, crop, crop]."""
+    slow = torch.zeros(batch, 3, cfg.T, crop, crop)
+    fast = torch.zeros(batch, 3, cfg.fast_frames, crop, crop)
+    return {"slowfast": (slow, fast), "slow": (slow,), "fast": (fast,)}[cfg.pathways]
+
+
+@torch.no_grad()
+def measure_forward(
+    cfg: SlowFastConfig,
+    crop: int,
+    repeats: int = 2,
+    device: torch.device | str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict:
+    """Build the model, run one warm-up and `repeats` timed forwards of one clip; the median in ms.
+
+    `progress(step, total, what)` is called after each step (build, warm-up, every repeat).
+    """
+    from .lesson import device as default_device
+    from .model import build_model
+
+    dev = torch.device(device) if device is not None else default_device()
+    total = repeats + 2
+    report = progress or (lambda *_: None)
+    model = build_model(cfg).eval().to(dev)
+    report(1, total, "built")
+    inputs = tuple(x.to(dev) for x in model_inputs(cfg, crop))
+    model(*inputs)
+    report(2, total, "warm-up")
+    times = []
+    for i in range(repeats):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        start = time.perf_counter()
+        model(*inputs)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        times.append(1000 * (time.perf_counter() - start))
+        report(3 + i, total, f"run {i + 1}/{repeats}")
+    times.sort()
+    return {
+        "ms": times[len(times) // 2],
+        "device": str(dev),
+        "gflops": complexity(cfg, crop_size=crop).gflops,
+        "params": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def train_config(state: ExplorerState) -> SlowFastConfig:
+    """The small MotionShapes model with the explorer's alpha, beta, tau, T and fusion.
+
+    The "train" button trains this (the lesson-sized `slowfast_tiny`: width 16, one block per stage,
+    64^2 clips), not the R50 the cost table describes: what transfers is the effect of alpha / beta.
+    """
+    return get_config(
+        "slowfast_tiny",
+        alpha=state.alpha,
+        beta_inv=state.beta_inv,
+        tau=state.tau,
+        T=state.T,
+        fusion=state.fusion,
+    )
+
+
+def run_label(kind: str, state: ExplorerState) -> str:
+    """Short legend label of a measured / trained run: 'measure a8 b1/8 4x16 t_conv 256'."""
+    return (
+        f"{kind} a{state.alpha} b1/{state.beta_inv} {state.T}x{state.tau} {state.fusion} "
+        f"{state.crop}^2"
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# HTML tables (strings: cheap to rebuild on every change; numbers carry data-value attributes)
+# ------------------------------------------------------------------------------------------------
+
+_TABLE_STYLE = (
+    "<style>.sfl-t{border-collapse:collapse;font-size:13px}"
+    ".sfl-t td,.sfl-t th{border:1px solid #ddd;padding:2px 8px;text-align:right}"
+    ".sfl-t td:first-child,.sfl-t th:first-child{text-align:left}</style>"
+)
+
+
+def cost_table_html(rows: list[dict]) -> str:
+    """The cost rows as an HTML table. Each number cell has `data-part`, `data-field` and the exact
+    integer in `data-value`, so tests (and browser tests) read what is displayed."""
+    out = [
+        _TABLE_STYLE,
+        '<table class="sfl-t sfl-cost"><tr><th>part</th><th>GFLOPs</th><th>share</th>'
+        "<th>params</th></tr>",
+    ]
+    for r in rows:
+        part = html.escape(r["part"])
+        out.append(
+            f"<tr><td>{part}</td>"
+            f'<td data-part="{part}" data-field="macs" data-value="{r["macs"]}">'
+            f"{r['GFLOPs']:.3f}</td>"
+            f'<td data-part="{part}" data-field="share" data-value="{r["share"]:.6f}">'
+            f"{r['share']:.1%}</td>"
+            f'<td data-part="{part}" data-field="params" data-value="{r["params"]}">'
+            f"{r['params'] / 1e6:.3f} M</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def shape_table_html(rows: list[dict]) -> str:
+    """The shape rows as an HTML table: stage | Slow | Fast | lateral."""
+    out = [
+        _TABLE_STYLE,
+        '<table class="sfl-t sfl-shapes"><tr><th>stage</th><th>Slow {T, S^2, C}</th>'
+        "<th>Fast {alpha T, S^2, beta C}</th><th>lateral to Slow</th></tr>",
+    ]
+    for r in rows:
+        out.append(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(r[k]))}</td>" for k in ("stage", "slow", "fast", "lateral")
+            )
+            + "</tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def runs_table_html(runs: list[dict]) -> str:
+    """Measured and trained runs, newest last."""
+    if not runs:
+        return "<i>No runs yet: 'measure' times a forward on this device; 'train' trains the small model.</i>"
+    out = [
+        _TABLE_STYLE,
+        '<table class="sfl-t sfl-runs"><tr><th>run</th><th>GFLOPs</th><th>result</th></tr>',
+    ]
+    for r in runs:
+        if r["kind"] == "measure":
+            result = f"{r['ms']:.1f} ms per clip on {r['device']}"
+        else:
+            result = f"MotionShapes accuracy {r['accuracy']:.1%} ({r['budget']})"
+        out.append(
+            f"<tr><td>{html.escape(r['label'])}</td><td>{r['gflops']:.3f}</td>"
+            f"<td>{html.escape(result)}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# The panel
+# ------------------------------------------------------------------------------------------------
+
+
+class AlphaBetaExplorer:
+    """Widgets for alpha, beta, tau, T, crop, depth, fusion and preset; on every change the cost
+    split, Fast share, shape table and the accuracy / complexity chart update (analytic, < 100 ms).
+
+    "measure" builds the model and times a forward on this device; "train" trains the small
+    MotionShapes model with these alpha / beta / fusion for the chosen budget. Both add a point to
+    the chart. Invalid combinations show a readable message, never a traceback.
+
+    Attributes used by tests: `evaluation` (the current Evaluation), `runs` (list of dicts),
+    `cost_html`, `shape_html`, `message` (HTML widgets), `figure` (the plotly figure shown),
+    `last_update_ms`.
+    """
+
+    def __init__(
+        self,
+        preset: str = "slowfast_4x16_r50",
+        train_steps: int | None = None,
+        train_clips: int | None = None,
+        test_clips: int | None = None,
+    ):
+        import ipywidgets as w
+
+        from .lesson import pick
+
+        self._w = w
+        self._busy = False
+        self.train_clips, self.test_clips = train_clips, test_clips
+        self.runs: list[dict] = []
+        self.figure = None
+        self.last_update_ms = 0.0
+        st = ExplorerState.from_preset(preset)
+        style = {"description_width": "70px"}
+        lay = w.Layout(width="330px")
+        self.preset = w.Dropdown(
+            options=list(PRESETS), value=preset, description="preset", style=style, layout=lay
+        )
+        self.alpha = w.IntSlider(
+            value=st.alpha, min=1, max=16, description="alpha", style=style, layout=lay
+        )
+        self.beta = w.Dropdown(
+            options=[(f"1/{b}", b) for b in BETA_CHOICES],
+            value=st.beta_inv,
+            description="beta",
+            style=style,
+            layout=lay,
+        )
+        self.tau = w.IntSlider(
+            value=st.tau, min=1, max=32, description="tau", style=style, layout=lay
+        )
+        self.T = w.IntSlider(value=st.T, min=1, max=32, description="T", style=style, layout=lay)
+        crops = sorted(set(CROP_CHOICES) | {st.crop})
+        self.crop = w.Dropdown(
+            options=crops, value=st.crop, description="crop", style=style, layout=lay
+        )
+        self.depth = w.Dropdown(
+            options=[50, 101], value=st.depth, description="depth", style=style, layout=lay
+        )
+        self.fusion = w.Dropdown(
+            options=list(FUSIONS), value=st.fusion, description="fusion", style=style, layout=lay
+        )
+        self.summary = w.HTML()
+        self.message = w.HTML()
+        self.cost_html = w.HTML()
+        self.shape_html = w.HTML()
+        self.chart = w.Output(layout=w.Layout(min_height="380px"))
+        self.measure_button = w.Button(
+            description="measure",
+            icon="stopwatch",
+            tooltip="build the model and time a forward on this device",
+        )
+        self.train_button = w.Button(
+            description="train",
+            icon="play",
+            tooltip="train the small MotionShapes model with these settings",
+        )
+        default_steps = train_steps if train_steps is not None else int(pick(20, 200))
+        self.budget = w.IntSlider(
+            value=default_steps,
+            min=10,
+            max=2000,
+            step=10,
+            description="train steps",
+            style={"description_width": "80px"},
+        )
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, description="", layout=w.Layout(width="200px")
+        )
+        self.status = w.HTML()
+        self.runs_html = w.HTML(runs_table_html([]))
+        self.log = w.Output()  # training's progress bars
+        self.measure_button.on_click(lambda _b: self.measure())
+        self.train_button.on_click(lambda _b: self.train())
+        self.preset.observe(self._on_preset, names="value")
+        for control in self.controls[1:]:
+            control.observe(lambda _change: self.update(), names="value")
+        self.update()
+
+    # -- state ------------------------------------------------------------------------------------
+    @property
+    def controls(self) -> list:
+        return [
+            self.preset,
+            self.alpha,
+            self.beta,
+            self.tau,
+            self.T,
+            self.crop,
+            self.depth,
+            self.fusion,
+        ]
+
+    @property
+    def state(self) -> ExplorerState:
+        return ExplorerState(
+            preset=self.preset.value,
+            alpha=self.alpha.value,
+            beta_inv=self.beta.value,
+            tau=self.tau.value,
+            T=self.T.value,
+            crop=self.crop.value,
+            depth=self.depth.value,
+            fusion=self.fusion.value,
+        )
+
+    def set_state(self, **values) -> None:
+        """Set several controls at once (one update): set_state(alpha=4, beta_inv=16, tau=8)."""
+        names = {"beta_inv": "beta"}
+        self._busy = True
+        try:
+            for key, value in values.items():
+                widget = getattr(self, names.get(key, key))
+                if key == "crop" and value not in widget.options:
+                    widget.options = sorted({*widget.options, value})
+                widget.value = value
+        finally:
+            self._busy = False
+        self.update()
+
+    def _on_preset(self, change) -> None:
+        st = ExplorerState.from_preset(change["new"])
+        fields = asdict(st)
+        fields.pop("preset")
+        self.set_state(**fields)
+
+    # -- fast path: every change ----------------------------------------------------------------
+    def update(self) -> Evaluation:
+        """Recompute everything shown from the controls (pure functions; no model is built)."""
+        if self._busy:
+            return self.evaluation
+        start = time.perf_counter()
+        ev = evaluate_state(self.state)
+        self.evaluation = ev
+        self.summary.value = f"<b>{html.escape(summary_text(ev))}</b>" if ev.ok else ""
+        if ev.ok:
+            self.message.value = ""
+            self.cost_html.value = cost_table_html(cost_rows(ev.cost))
+            self.shape_html.value = shape_table_html(shape_rows(ev.config, ev.state.crop))
+        else:
+            self.message.value = (
+                '<div class="sfl-error" style="color:#a00;border:1px solid #a00;padding:6px">'
+                f"<b>This combination does not make a network.</b> {html.escape(ev.error)}</div>"
+            )
+            self.cost_html.value = ""
+            self.shape_html.value = ""
+        self.measure_button.disabled = self.train_button.disabled = not ev.ok
+        self._draw_chart()
+        self.last_update_ms = 1000 * (time.perf_counter() - start)
+        return ev
+
+    def _draw_chart(self) -> None:
+        from IPython.display import display
+
+        from .viz import explorer_chart, update_explorer_chart
+
+        points = chart_points(self.evaluation)
+        if self.figure is None:
+            self.figure = explorer_chart(points, self.runs)
+        else:
+            update_explorer_chart(self.figure, points, self.runs)
+        with self.chart:
+            self.chart.clear_output(wait=True)
+            display(self.figure)
+
+    # -- slow path: buttons -----------------------------------------------------------------------
+    def _progress(self, step: int, total: int, what: str) -> None:
+        self.progress.max = total
+        self.progress.value = step
+        self.status.value = html.escape(what)
+
+    def measure(self, repeats: int = 2) -> dict | None:
+        """Build the model for the current settings, time a forward on this device, add the point."""
+        ev = self.evaluation
+        if not ev.ok:
+            return None
+        self.status.value = "building the model..."
+        try:
+            result = measure_forward(
+                ev.config, ev.state.crop, repeats=repeats, progress=self._progress
+            )
+        except (RuntimeError, ValueError, MemoryError) as err:
+            self.status.value = (
+                f'<span style="color:#a00">measure failed: {html.escape(str(err))}</span>'
+            )
+            return None
+        run = {"kind": "measure", "label": run_label("measure", ev.state), **result}
+        self._add_run(run)
+        self.status.value = f"forward: {result['ms']:.1f} ms on {result['device']}"
+        return run
+
+    def train(self, steps: int | None = None, seed: int = 0) -> dict | None:
+        """Train the small MotionShapes model with these alpha / beta / tau / T / fusion for the budget
+        (steps), evaluate it, and add its accuracy to the chart."""
+        try:
+            cfg = train_config(self.state)
+            _check_channels(cfg)
+        except ValueError as err:
+            self.status.value = (
+                '<span style="color:#a00">the small model cannot use these settings: '
+                f"{html.escape(str(err))}</span>"
+            )
+            return None
+        steps = steps if steps is not None else self.budget.value
+        self.status.value = f"training the small model for {steps} steps..."
+        self.train_button.disabled = True
+        try:
+            with self.log:
+                self.log.clear_output()
+                result = train_small_model(
+                    cfg, steps, seed=seed, train_clips=self.train_clips, test_clips=self.test_clips
+                )
+        except (ValueError, RuntimeError) as err:
+            self.status.value = (
+                f'<span style="color:#a00">training failed: {html.escape(str(err))}</span>'
+            )
+            return None
+        finally:
+            self.train_button.disabled = not self.evaluation.ok
+        run = {
+            "kind": "train",
+            "label": run_label("train", self.state),
+            "gflops": result["gflops"],
+            "accuracy": result["accuracy"],
+            "groups": result["groups"],
+            "budget": f"{steps} steps, small model {result['clip_size']}^2",
+        }
+        self._add_run(run)
+        groups = ", ".join(f"{g} {a:.0%}" for g, a in result["groups"].items() if a is not None)
+        self.status.value = html.escape(
+            f"trained {steps} steps in {result['train_time_s']:.0f} s: MotionShapes accuracy "
+            f"{result['accuracy']:.1%} ({groups})"
+        )
+        return run
+
+    def _add_run(self, run: dict) -> None:
+        self.runs.append(run)
+        self.runs_html.value = runs_table_html(self.runs)
+        self._draw_chart()
+
+    # -- layout -----------------------------------------------------------------------------------
+    def widget(self):
+        """The whole panel as one ipywidgets VBox."""
+        w = self._w
+        left = w.VBox([self.preset, self.alpha, self.beta, self.tau])
+        right = w.VBox([self.T, self.crop, self.depth, self.fusion])
+        tables = w.HBox([self.cost_html, self.shape_html], layout=w.Layout(gap="24px"))
+        buttons = w.HBox(
+            [self.measure_button, self.train_button, self.budget, self.progress, self.status]
+        )
+        return w.VBox(
+            [
+                w.HTML("<h3>SlowFast alpha / beta explorer</h3>"),
+                w.HBox([left, right]),
+                self.message,
+                self.summary,
+                tables,
+                self.chart,
+                buttons,
+                self.log,
+                self.runs_html,
+            ]
+        )
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        display(self.widget())
+
+    def _ipython_display_(self) -> None:
+        self.show()
+
+
+def train_small_model(
+    cfg: SlowFastConfig,
+    steps: int,
+    seed: int = 0,
+    train_clips: int | None = None,
+    test_clips: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train the small model `cfg` (a `slowfast_tiny` variant) on MotionShapes for `steps` steps with
+    `slowfast_lab.train` and evaluate it on a fresh split. Returns {"accuracy", "groups", "gflops",
+    "train_time_s", "clip_size"}. tqdm progress bars show when `progress`.
+    """
+    from .lesson import pick
+    from .train import TrainConfig, train
+
+    base = get_config("slowfast_tiny")
+    overrides = {
+        k: getattr(cfg, k)
+        for k in ("alpha", "beta_inv", "tau", "T", "fusion", "width", "fusion_kernel")
+        if getattr(cfg, k) != getattr(base, k)
+    }
+    run = TrainConfig(
+        model="slowfast_tiny",
+        overrides=overrides,
+        seed=seed,
+        steps=steps,
+        batch_size=16,
+        train_clips=train_clips or int(pick(64, 1500)),
+        val_clips=0,
+        test_clips=test_clips or int(pick(60, 400)),
+        warmup_steps=min(50, max(1, steps // 10)),
+        progress=progress,
+    )
+    record = train(run).record
+    size = run.task_config().size
+    return {
+        "accuracy": record["test"]["accuracy"],
+        "groups": record["test"]["groups"],
+        "gflops": complexity(cfg, crop_size=size).gflops,
+        "train_time_s": record["train_time_s"],
+        "clip_size": size,
+    }
