@@ -514,12 +514,13 @@ def explorer_chart(points: dict, runs: list[dict] | None = None):
     2. measured forward time per clip against GFLOPs ("measure" runs);
     3. MotionShapes accuracy of the small model ("train" runs) against its GFLOPs.
 
-    `points` comes from `widgets.chart_points`, `runs` are the explorer's run dicts.
+    `points` comes from `widgets.chart_points`, `runs` are the explorer's run dicts. The traces are
+    always the same six (paper, ours, current star, current line, measured, trained), so a widget
+    moves them with `update_explorer_chart` instead of building a new figure.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    runs = runs or []
     fig = make_subplots(
         rows=1,
         cols=3,
@@ -531,87 +532,74 @@ def explorer_chart(points: dict, runs: list[dict] | None = None):
         ),
     )
     paper, ours = points.get("paper", []), points.get("ours", [])
-    fig.add_trace(
-        go.Scatter(
-            x=[p.gflops for p in paper],
-            y=[p.top1 for p in paper],
-            mode="markers+text",
-            text=[p.label.split(" ")[0].replace("beta=", "") for p in paper],
-            textposition="top center",
-            marker={"color": "#7f7f7f", "size": 9, "symbol": "circle-open"},
-            name="paper Table 5b (as printed)",
-            hovertemplate="%{hovertext}<br>%{x:.1f} GFLOPs, top-1 %{y}%<extra></extra>",
-            hovertext=[p.label for p in paper],
+    traces = [
+        (
+            go.Scatter(
+                x=[p.gflops for p in paper],
+                y=[p.top1 for p in paper],
+                mode="markers+text",
+                text=[p.label.split(" ")[0].replace("beta=", "") for p in paper],
+                textposition="top center",
+                marker={"color": "#7f7f7f", "size": 9, "symbol": "circle-open"},
+                name="paper Table 5b (as printed)",
+                hovertext=[p.label for p in paper],
+                hovertemplate="%{hovertext}<br>%{x:.1f} GFLOPs, top-1 %{y}%<extra></extra>",
+            ),
+            1,
         ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[p.gflops for p in ours],
-            y=[p.top1 for p in ours],
-            mode="lines+markers",
-            marker={"color": FAST_COLOR, "size": 7},
-            line={"color": FAST_COLOR, "width": 1},
-            name="our GFLOPs count (paper's accuracy)",
-            hovertemplate="%{hovertext}<br>%{x:.2f} GFLOPs, paper top-1 %{y}%<extra></extra>",
-            hovertext=[p.label for p in ours],
+        (
+            go.Scatter(
+                x=[p.gflops for p in ours],
+                y=[p.top1 for p in ours],
+                mode="lines+markers",
+                marker={"color": FAST_COLOR, "size": 7},
+                line={"color": FAST_COLOR, "width": 1},
+                name="our GFLOPs count (paper's accuracy)",
+                hovertext=[p.label for p in ours],
+                hovertemplate="%{hovertext}<br>%{x:.2f} GFLOPs, paper top-1 %{y}%<extra></extra>",
+            ),
+            1,
         ),
-        row=1,
-        col=1,
-    )
-    for p in points.get("current", []):
-        if p.top1 is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=[p.gflops],
-                    y=[p.top1],
-                    mode="markers",
-                    marker={"color": SLOW_COLOR, "size": 16, "symbol": "star"},
-                    name="this configuration",
-                    hovertemplate="this configuration<br>%{x:.2f} GFLOPs, paper top-1 %{y}%"
-                    "<extra></extra>",
-                ),
-                row=1,
-                col=1,
-            )
-        else:
-            fig.add_vline(
-                x=p.gflops,
+        (
+            go.Scatter(
+                mode="markers",
+                marker={"color": SLOW_COLOR, "size": 16, "symbol": "star"},
+                name="this configuration (paper ran it)",
+                hovertemplate="this configuration<br>%{x:.2f} GFLOPs, paper top-1 %{y}%"
+                "<extra></extra>",
+            ),
+            1,
+        ),
+        (
+            go.Scatter(
+                mode="lines",
                 line={"color": SLOW_COLOR, "dash": "dash"},
-                annotation_text=f"this configuration: {p.gflops:.1f} G (accuracy not in the paper)",
-                annotation_font_size=10,
-                row=1,
-                col=1,
-            )
-    measured = [r for r in runs if r["kind"] == "measure"]
-    trained = [r for r in runs if r["kind"] == "train"]
-    fig.add_trace(
-        go.Scatter(
-            x=[r["gflops"] for r in measured],
-            y=[r["ms"] for r in measured],
-            mode="markers",
-            marker={"color": SLOW_COLOR, "size": 9},
-            name="measured (ms per clip)",
-            hovertext=[f"{r['label']} on {r['device']}" for r in measured],
-            hovertemplate="%{hovertext}<br>%{x:.2f} GFLOPs, %{y:.1f} ms<extra></extra>",
+                name="this configuration (accuracy unknown)",
+                hovertemplate="this configuration: %{x:.2f} GFLOPs<extra></extra>",
+            ),
+            1,
         ),
-        row=1,
-        col=2,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[r["gflops"] for r in trained],
-            y=[100 * r["accuracy"] for r in trained],
-            mode="markers",
-            marker={"color": LATERAL_COLOR, "size": 9},
-            name="trained (MotionShapes %)",
-            hovertext=[f"{r['label']}, {r['budget']}" for r in trained],
-            hovertemplate="%{hovertext}<br>%{x:.3f} GFLOPs, accuracy %{y:.1f}%<extra></extra>",
+        (
+            go.Scatter(
+                mode="markers",
+                marker={"color": SLOW_COLOR, "size": 9},
+                name="measured (ms per clip)",
+                hovertemplate="%{hovertext}<br>%{x:.2f} GFLOPs, %{y:.1f} ms<extra></extra>",
+            ),
+            2,
         ),
-        row=1,
-        col=3,
-    )
+        (
+            go.Scatter(
+                mode="markers",
+                marker={"color": LATERAL_COLOR, "size": 9},
+                name="trained (MotionShapes %)",
+                hovertemplate="%{hovertext}<br>%{x:.3f} GFLOPs, accuracy %{y:.1f}%<extra></extra>",
+            ),
+            3,
+        ),
+    ]
+    for trace, col in traces:
+        fig.add_trace(trace, row=1, col=col)
     fig.update_xaxes(title_text="GFLOPs (multiply-adds, one view)", row=1, col=1)
     fig.update_yaxes(title_text="top-1 % (paper)", row=1, col=1)
     fig.update_xaxes(title_text="GFLOPs", row=1, col=2)
@@ -619,11 +607,33 @@ def explorer_chart(points: dict, runs: list[dict] | None = None):
     fig.update_xaxes(title_text="GFLOPs (small model)", row=1, col=3)
     fig.update_yaxes(title_text="accuracy %", range=[0, 105], row=1, col=3)
     fig.update_layout(
-        height=380,
+        height=400,
         margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.2},
     )
     fig.update_annotations(font_size=11)
+    return update_explorer_chart(fig, points, runs)
+
+
+def update_explorer_chart(fig, points: dict, runs: list[dict] | None = None):
+    """Move the current configuration and the runs on a figure made by `explorer_chart`, in place
+    (much faster than building a new figure); returns the figure."""
+    runs = runs or []
+    star, line, measured_trace, trained_trace = fig.data[2:6]
+    current = points.get("current", [])
+    known = [p for p in current if p.top1 is not None]
+    unknown = [p for p in current if p.top1 is None]
+    star.x, star.y = [p.gflops for p in known], [p.top1 for p in known]
+    line.x = [unknown[0].gflops] * 2 if unknown else []
+    line.y = [73.5, 76.5] if unknown else []
+    measured = [r for r in runs if r["kind"] == "measure"]
+    trained = [r for r in runs if r["kind"] == "train"]
+    measured_trace.x = [r["gflops"] for r in measured]
+    measured_trace.y = [r["ms"] for r in measured]
+    measured_trace.hovertext = [f"{r['label']} on {r['device']}" for r in measured]
+    trained_trace.x = [r["gflops"] for r in trained]
+    trained_trace.y = [100 * r["accuracy"] for r in trained]
+    trained_trace.hovertext = [f"{r['label']}, {r['budget']}" for r in trained]
     return fig
 
 
