@@ -236,3 +236,58 @@ def randomisation_test(
         randomised_copy(model, seed), inputs, a.target, method=method, progress=False, **kwargs
     )
     return {p: spearman(a.maps[p].abs(), b.maps[p].abs()) for p in a.maps}
+
+
+def localisation_by_group(
+    model: nn.Module,
+    task,
+    seed: int = 7,
+    per_group: int = 3,
+    method: str = "integrated_gradients",
+    **kwargs,
+) -> list[dict]:
+    """Mean localisation score per class group and pathway over `per_group` MotionShapes clips of
+    each group (split `seed`), attributing the true class. Rows {group, pathway, ratio, inside,
+    mask_share, n}. `kwargs` go to `attribute` (e.g. steps)."""
+    from .synthetic import (
+        CLASSES,
+        GROUPS,
+        clip_params,
+        pathway_indices,
+        render_clip,
+        to_model_input,
+    )
+
+    _, fast_idx = pathway_indices(task)
+    names = pathway_names(model)
+    picked: dict[str, list[int]] = {g: [] for g in GROUPS}
+    index = 0
+    while any(len(v) < per_group for v in picked.values()) and index < 10000:
+        g = CLASSES[clip_params(seed, index, task)["label"]].group
+        if len(picked[g]) < per_group:
+            picked[g].append(index)
+        index += 1
+    rows = []
+    for g in GROUPS:
+        scores: dict[str, list[dict]] = {p: [] for p in names}
+        for index in picked[g]:
+            clip = render_clip(seed, index, task, fast_idx)
+            fast = torch.from_numpy(clip.frames)[None]
+            inputs = {"slow": to_model_input(fast[:, :: task.alpha]), "fast": to_model_input(fast)}
+            masks = {"slow": clip.mask[:: task.alpha], "fast": clip.mask}
+            a = attribute(model, inputs, clip.label, method=method, progress=False, **kwargs)
+            for p in names:
+                scores[p].append(localisation_score(a.maps[p], masks[p]))
+        for p in names:
+            s = scores[p]
+            rows.append(
+                {
+                    "group": g,
+                    "pathway": p,
+                    "ratio": sum(x["ratio"] for x in s) / len(s),
+                    "inside": sum(x["inside"] for x in s) / len(s),
+                    "mask_share": sum(x["mask_share"] for x in s) / len(s),
+                    "n": len(s),
+                }
+            )
+    return rows
