@@ -253,9 +253,9 @@ def localisation_by_group(
         CLASSES,
         GROUPS,
         clip_params,
+        frames_to_input,
         pathway_indices,
         render_clip,
-        to_model_input,
     )
 
     _, fast_idx = pathway_indices(task)
@@ -273,7 +273,10 @@ def localisation_by_group(
         for index in picked[g]:
             clip = render_clip(seed, index, task, fast_idx)
             fast = torch.from_numpy(clip.frames)[None]
-            inputs = {"slow": to_model_input(fast[:, :: task.alpha]), "fast": to_model_input(fast)}
+            inputs = {
+                "slow": frames_to_input(fast[:, :: task.alpha]),
+                "fast": frames_to_input(fast),
+            }
             masks = {"slow": clip.mask[:: task.alpha], "fast": clip.mask}
             a = attribute(model, inputs, clip.label, method=method, progress=False, **kwargs)
             for p in names:

@@ -49,14 +49,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .sampling import sample_indices
+from .sampling import MEAN, STD, sample_indices
 
 GROUPS = ("appearance", "motion", "appearance+motion")
 SHAPES = ("square", "L", "pacman")
 TEXTURES = ("plain", "stripes", "checks", "dots")
 MOTIONS = ("still", "cw", "ccw")
 # Normalisation of model inputs (the public Kinetics checkpoints' values): RGB in [0,1].
-MEAN, STD = 0.45, 0.225
 
 
 @dataclass(frozen=True)
@@ -344,13 +343,21 @@ class MotionShapesData:
     def batch(self, index: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Model-ready (slow, fast, labels): float [B,3,T,H,W], [B,3,alpha T,H,W], int64 [B]."""
         fast = self.fast[index]
-        return to_model_input(fast[:, :: self.task.alpha]), to_model_input(fast), self.labels[index]
+        return (
+            frames_to_input(fast[:, :: self.task.alpha]),
+            frames_to_input(fast),
+            self.labels[index],
+        )
 
 
-def to_model_input(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 [N, t, H, W, 3] -> normalised float [N, 3, t, H, W] ((x/255 - 0.45) / 0.225)."""
+def frames_to_input(frames: torch.Tensor) -> torch.Tensor:
+    """A batch of clips, uint8 [N, t, H, W, 3] -> normalised float [N, 3, t, H, W], with the
+    checkpoints' mean and std (`sampling.MEAN`, `sampling.STD`). For one decoded video clip use
+    `sampling.to_model_input`."""
     x = frames.permute(0, 4, 1, 2, 3).float().div_(255.0)
-    return x.sub_(MEAN).div_(STD)
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1, 1)
+    return x.sub_(mean).div_(std)
 
 
 def model_inputs(model, slow: torch.Tensor, fast: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -105,9 +105,9 @@ def test_localisation_by_group_on_the_shipped_model():
 
 
 def test_input_frames_undo_the_normalisation():
-    from slowfast_lab.synthetic import to_model_input
+    from slowfast_lab.synthetic import frames_to_input
 
     frames = torch.randint(0, 256, (1, 3, 5, 5, 3), dtype=torch.uint8)
-    back = viz.input_frames(to_model_input(frames))
+    back = viz.input_frames(frames_to_input(frames))
     assert back.shape == (3, 5, 5, 3)
     np.testing.assert_array_equal(back, frames[0].numpy())
