@@ -21,6 +21,7 @@ Caffe2 parameter suffixes: `_w` weight, `_b` bias, `_s` BN scale (gamma), `_rm` 
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import hashlib
 import io
@@ -98,16 +99,18 @@ class CheckpointError(ValueError):
 
 
 # The only globals a model-zoo pickle needs: numpy's array / scalar / dtype constructors (under
-# their numpy 1 and numpy 2 module names), bytes written by Python 3 (`_codecs.encode`), OrderedDict.
+# their numpy 1 and numpy 2 module names; `_frombuffer` for protocol 5), bytes written by
+# Python 3 (`_codecs.encode`), OrderedDict.
 _ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("collections", "OrderedDict"): OrderedDict,
-    ("_codecs", "encode"): __import__("codecs").encode,
+    ("_codecs", "encode"): codecs.encode,
 }
-for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _ALLOWED_GLOBALS[(_module, "_reconstruct")] = np.zeros(1).__reduce__()[0]
-    _ALLOWED_GLOBALS[(_module, "scalar")] = np.float32(0).__reduce__()[0]
+for _core in ("numpy.core", "numpy._core"):
+    _ALLOWED_GLOBALS[(f"{_core}.multiarray", "_reconstruct")] = np.zeros(1).__reduce__()[0]
+    _ALLOWED_GLOBALS[(f"{_core}.multiarray", "scalar")] = np.float32(0).__reduce__()[0]
+    _ALLOWED_GLOBALS[(f"{_core}.numeric", "_frombuffer")] = np.zeros(1).__reduce_ex__(5)[0]
 
 
 class SafeUnpickler(pickle.Unpickler):
