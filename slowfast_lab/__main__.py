@@ -37,6 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="*", help="row names (substrings) to run")
     p.add_argument("--no-resume", action="store_true", help="retrain runs that have a record")
     p.set_defaults(func=_compare)
+    p = sub.add_parser("weights", help="official Kinetics-400 checkpoints: list, download, inspect")
+    wsub = p.add_subparsers(dest="weights_command", required=True)
+    w = wsub.add_parser("list", help="the official files we know and the preset each fits")
+    w.set_defaults(func=_weights_list)
+    w = wsub.add_parser("download", help="download an official file (progress bar, verified)")
+    w.add_argument("name", help="e.g. SLOWFAST_8x8_R50.pkl (see `weights list`)")
+    w.add_argument("--to", default="weights", help="folder to write into (default: weights/)")
+    w.add_argument("--base-url", help="a mirror instead of the official server")
+    w.add_argument("--sha256", help="expected sha256, where you know it")
+    w.set_defaults(func=_weights_download)
+    w = wsub.add_parser("info", help="what a checkpoint file holds and which preset fits it")
+    w.add_argument("path")
+    w.set_defaults(func=_weights_info)
+
     p = sub.add_parser("bench", help="clips/s, train step time, MAC/s vs matmul peak")
     _add_bench_args(p)
     p.set_defaults(func=_bench)
@@ -91,7 +105,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 def _train_config(args: argparse.Namespace, **extra):
     from .train import TrainConfig
 
-    task = {k: (float(v) if isinstance(v, str) else v) for k, v in _parse_overrides(args.task).items()}
+    task = {
+        k: (float(v) if isinstance(v, str) else v) for k, v in _parse_overrides(args.task).items()
+    }
     return TrainConfig(
         model=args.model, overrides=_parse_overrides(args.set), task=task, seed=args.seed,
         steps=args.steps, batch_size=args.batch_size, train_clips=args.train_clips,
@@ -152,6 +168,35 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
     return bench_main(args)
+
+
+def _weights_list(args: argparse.Namespace) -> int:
+    from .weights import OFFICIAL_FILES
+
+    for entry in OFFICIAL_FILES.values():
+        print(f"{entry.name:26s} -> build_model({entry.preset!r})")
+    return 0
+
+
+def _weights_download(args: argparse.Namespace) -> int:
+    from .weights import DownloadError, download, official_file
+
+    try:
+        path = download(args.name, args.to, base_url=args.base_url, sha256=args.sha256)
+    except DownloadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{path}  (load into build_model({official_file(args.name).preset!r}))")
+    return 0
+
+
+def _weights_info(args: argparse.Namespace) -> int:
+    import json
+
+    from .weights import checkpoint_info
+
+    print(json.dumps(checkpoint_info(args.path), indent=1, default=str))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
