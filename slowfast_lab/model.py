@@ -62,7 +62,9 @@ class ConvBN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn(self.conv(x))
-        return F.relu(x) if self.relu else x
+        return (
+            F.relu(x, inplace=True) if self.relu else x
+        )  # in place: BN output is not needed again
 
 
 class Bottleneck(nn.Module):
@@ -86,7 +88,7 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.shortcut is None else self.shortcut(x)
-        return F.relu(identity + self.c(self.b(self.a(x))))
+        return F.relu(identity + self.c(self.b(self.a(x))), inplace=True)
 
 
 class Stage(nn.Sequential):
