@@ -19,6 +19,7 @@ Lesson 03 (lateral connections): `fusion_point_rows`, `lateral_rows`, `time_to_c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import torch
 from torch import nn
@@ -607,11 +608,25 @@ def pathway_influence(model: nn.Module, crop: int = 64, seed: int = 0) -> list[d
     ]
 
 
+def display_number(value: object) -> object:
+    """How a table cell reads best: 8.0 -> '8', 0.125 -> '1/8', 36.1046 -> '36.1'; other values as
+    they are."""
+    if not isinstance(value, float) or value != value:  # not a float, or NaN
+        return value
+    if value.is_integer():
+        return f"{int(value):,}"
+    fraction = Fraction(value).limit_denominator(64)
+    if 0 < abs(value) < 1 and float(fraction) == value:
+        return f"{fraction.numerator}/{fraction.denominator}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def rows_to_frame(rows: list[dict]):
-    """A pandas DataFrame of rows (for display in a lesson)."""
+    """Rows as a table for a lesson: no index column, numbers formatted by `display_number`.
+    (A pandas Styler: it displays as HTML; `.data` is the DataFrame.)"""
     import pandas as pd
 
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).style.hide(axis="index").format(display_number)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -277,3 +277,15 @@ def test_recorded_rows_say_where_they_come_from() -> None:
     else:
         assert "data_samples/results/" in source
         assert {"name", "pathways", "macs", "accuracy", "groups"} <= set(rows[0])
+
+
+def test_display_number_reads_like_the_paper() -> None:
+    from slowfast_lab.explain import display_number, rows_to_frame
+
+    assert display_number(8.0) == "8"
+    assert display_number(0.125) == "1/8"
+    assert display_number(36.10456) == "36.1"
+    assert display_number(123456.7) == "123,457"
+    assert display_number("res2") == "res2" and display_number(3) == 3
+    html = rows_to_frame([{"stage": "res2", "channels fast/slow": 0.125}]).to_html()
+    assert "1/8" in html and "0.125" not in html
