@@ -250,6 +250,12 @@ def fusion_points(cfg: SlowFastConfig) -> list[tuple[str, int, int]]:
 # Presets
 # ------------------------------------------------------------------------------------------------
 
+_TINY = dict(  # shared by the three tiny presets below
+
+    T=4, tau=8, alpha=4, beta_inv=4, width=16, stage_blocks=(1, 1, 1, 1), crop=64,
+    num_classes=10, dropout=0.2, fusion_kernel=5,
+)  # fmt: skip
+
 PRESETS: dict[str, SlowFastConfig] = {
     # The paper's Kinetics-400 models (PySlowFast configs of the same names).
     "slowfast_4x16_r50": SlowFastConfig(T=4, tau=16, alpha=8, beta_inv=8, fusion_kernel=5),
@@ -263,42 +269,9 @@ PRESETS: dict[str, SlowFastConfig] = {
     "fast_4x16_r50": SlowFastConfig(pathways="fast", T=4, tau=16, alpha=8),
     # Small CPU-sized models for the lessons (MotionShapes, 64x64 clips): one block per stage,
     # width 16, beta 1/4. See README for their cost.
-    "slowfast_tiny": SlowFastConfig(
-        T=4,
-        tau=8,
-        alpha=4,
-        beta_inv=4,
-        width=16,
-        stage_blocks=(1, 1, 1, 1),
-        crop=64,
-        num_classes=10,
-        dropout=0.2,
-        fusion_kernel=5,
-    ),
-    "slow_tiny": SlowFastConfig(
-        pathways="slow",
-        T=4,
-        tau=8,
-        alpha=4,
-        beta_inv=4,
-        width=16,
-        stage_blocks=(1, 1, 1, 1),
-        crop=64,
-        num_classes=10,
-        dropout=0.2,
-    ),
-    "fast_tiny": SlowFastConfig(
-        pathways="fast",
-        T=4,
-        tau=8,
-        alpha=4,
-        beta_inv=4,
-        width=16,
-        stage_blocks=(1, 1, 1, 1),
-        crop=64,
-        num_classes=10,
-        dropout=0.2,
-    ),
+    "slowfast_tiny": SlowFastConfig(**_TINY),
+    "slow_tiny": SlowFastConfig(pathways="slow", **_TINY),
+    "fast_tiny": SlowFastConfig(pathways="fast", **_TINY),
 }
 
 

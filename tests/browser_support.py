@@ -4,7 +4,7 @@ Everything here is bounded (every wait has a timeout) and local (servers listen 
 the browser aborts any request that leaves 127.0.0.1). Servers always stop, also when a test fails:
 `serve` kills their process group and any kernel they left behind, by process id.
 
-Used by tests/test_browser.py; see "Browser tests" in /work/shared/REFERENCE.md for the selectors.
+Used by tests/test_browser.py; see "Browser tests" in ../shared/REFERENCE.md (beside the project's root) for the selectors.
 """
 
 from __future__ import annotations
