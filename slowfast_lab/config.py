@@ -251,7 +251,6 @@ def fusion_points(cfg: SlowFastConfig) -> list[tuple[str, int, int]]:
 # ------------------------------------------------------------------------------------------------
 
 _TINY = dict(  # shared by the three tiny presets below
-
     T=4, tau=8, alpha=4, beta_inv=4, width=16, stage_blocks=(1, 1, 1, 1), crop=64,
     num_classes=10, dropout=0.2, fusion_kernel=5,
 )  # fmt: skip
