@@ -622,11 +622,13 @@ def display_number(value: object) -> object:
 
 
 def rows_to_frame(rows: list[dict]):
-    """Rows as a table for a lesson: no index column, numbers formatted by `display_number`.
-    (A pandas Styler: it displays as HTML; `.data` is the DataFrame.)"""
+    """Rows as a DataFrame for a lesson: floats formatted by `display_number` (ints stay ints),
+    and blank index labels instead of 0, 1, 2, ... that mean nothing to a learner."""
     import pandas as pd
 
-    return pd.DataFrame(rows).style.hide(axis="index").format(display_number)
+    frame = pd.DataFrame(rows).map(display_number)
+    frame.index = [""] * len(frame)
+    return frame
 
 
 # ------------------------------------------------------------------------------------------------
