@@ -459,6 +459,23 @@ COMPARISON_RUNS: tuple[tuple[str, str, dict], ...] = (
 _COSMETIC = ("progress", "log_every")  # config fields that do not change a run's result
 
 
+def result_row(lead: dict, model_config: dict, test: dict, cost, tail: dict) -> dict:
+    """One row of a results table: `lead` (name...), the model's pathways / fusion / beta / width,
+    its test accuracy per group, its exact cost (a `Complexity`), then `tail` (timings...)."""
+    return {
+        **lead,
+        **{k: model_config[k] for k in ("pathways", "fusion", "beta_inv", "width")},
+        "accuracy": test["accuracy"],
+        "groups": test["groups"],
+        "test_seed": test["seed"],
+        "test_clips": test["clips"],
+        "macs": cost.macs,
+        "params": cost.params,
+        "macs_by_part": cost.by_part,
+        **tail,
+    }
+
+
 def compare(
     base: TrainConfig,
     out_dir: str | os.PathLike = "runs/compare",
@@ -503,26 +520,18 @@ def compare(
         task = TaskConfig(**record["task"])
         c = complexity(preset, crop_size=task.size, **overrides)
         rows.append(
-            {
-                "name": name,
-                "preset": preset,
-                "overrides": overrides,
-                "pathways": record["model_config"]["pathways"],
-                "fusion": record["model_config"]["fusion"],
-                "beta_inv": record["model_config"]["beta_inv"],
-                "width": record["model_config"]["width"],
-                "accuracy": record["test"]["accuracy"],
-                "groups": record["test"]["groups"],
-                "test_seed": record["test"]["seed"],
-                "test_clips": record["test"]["clips"],
-                "macs": c.macs,
-                "params": c.params,
-                "macs_by_part": c.by_part,
-                "cpu_ms_per_clip": record["cpu_ms_per_clip"],
-                "cpu_load_at_timing": record["cpu_load_at_timing"],
-                "train_time_s": record["train_time_s"],
-                "train_load": record["machine"],
-            }
+            result_row(
+                {"name": name, "preset": preset, "overrides": overrides},
+                record["model_config"],
+                record["test"],
+                c,
+                {
+                    "cpu_ms_per_clip": record["cpu_ms_per_clip"],
+                    "cpu_load_at_timing": record["cpu_load_at_timing"],
+                    "train_time_s": record["train_time_s"],
+                    "train_load": record["machine"],
+                },
+            )
         )
     payload = {
         "task": "MotionShapes",
@@ -549,26 +558,19 @@ def checkpoint_rows(paths: list[str | os.PathLike], timing: bool = True) -> list
         name = {"slowfast": f"SlowFast ({cfg.fusion}, beta 1/{cfg.beta_inv})", "slow": "Slow-only",
                 "fast": "Fast-only"}[cfg.pathways]  # fmt: skip
         rows.append(
-            {
-                "name": name,
-                "checkpoint": str(path),
-                "pathways": cfg.pathways,
-                "fusion": cfg.fusion,
-                "beta_inv": cfg.beta_inv,
-                "width": cfg.width,
-                "accuracy": meta["test"]["accuracy"],
-                "groups": meta["test"]["groups"],
-                "test_seed": meta["test"]["seed"],
-                "test_clips": meta["test"]["clips"],
-                "macs": c.macs,
-                "params": c.params,
-                "macs_by_part": c.by_part,
-                "cpu_ms_per_clip": cpu_ms_per_clip(model, task) if timing else None,
-                "cpu_load_at_timing": machine_load(),
-                "train_time_s": meta["train_time_s"],
-                "train_load": meta.get("machine"),
-                "command": meta.get("command"),
-            }
+            result_row(
+                {"name": name, "checkpoint": str(path)},
+                dataclasses.asdict(cfg),
+                meta["test"],
+                c,
+                {
+                    "cpu_ms_per_clip": cpu_ms_per_clip(model, task) if timing else None,
+                    "cpu_load_at_timing": machine_load(),
+                    "train_time_s": meta["train_time_s"],
+                    "train_load": meta.get("machine"),
+                    "command": meta.get("command"),
+                },
+            )
         )
     return rows
 
