@@ -267,6 +267,7 @@ class Converted:
     source_names: dict[str, str] = field(default_factory=dict)  # our key -> key in the file
     unused: list[str] = field(default_factory=list)  # file entries that name no layer of ours
     config: dict | None = None  # our format only: the saved SlowFastConfig fields
+    meta: dict = field(default_factory=dict)  # our format only: task, classes, recorded test...
 
     @property
     def format_name(self) -> str:
@@ -315,7 +316,14 @@ def _torch_load(path: Path) -> object:
 def _from_torch(path: Path, obj: object) -> Converted:
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         state = dict(obj["model_state"])
-        return Converted(path, "ours", state, {k: k for k in state}, config=obj.get("config"))
+        return Converted(
+            path,
+            "ours",
+            state,
+            {k: k for k in state},
+            config=obj.get("config"),
+            meta=dict(obj.get("meta") or {}),
+        )
     state = obj
     if isinstance(obj, dict):
         state = obj.get("model_state", obj.get("state_dict", obj))
@@ -528,7 +536,14 @@ def load_weights(model: VideoNet, path: str | os.PathLike, load_head: bool = Tru
     for k, v in target.items():  # Caffe2 files have no BN step counters; head kept if asked
         state.setdefault(k, v)
     model.load_state_dict(state, strict=True)
-    model.checkpoint_meta = {"path": str(checkpoint.path), "format": checkpoint.format}
+    # Our checkpoints keep their meta (task settings, class names, recorded accuracy), so that
+    # evaluate / attribution treat the model as `load_model` would; not without the head, whose
+    # classes the meta describes.
+    model.checkpoint_meta = {
+        **(checkpoint.meta if load_head else {}),
+        "path": str(checkpoint.path),
+        "format": checkpoint.format,
+    }
     return model
 
 

@@ -72,6 +72,9 @@ def test_checkpoint_round_trip_gives_the_same_logits(preset: str, tmp_path: Path
     again = sfl.build_model(preset, fusion_kernel=3)
     sfl.load_weights(again, path)  # load_weights reads our format too
     assert again.checkpoint_meta["format"] == "ours"
+    assert again.checkpoint_meta["seed"] == 3  # the meta travels too (task settings, classes)
+    bare = sfl.load_weights(sfl.build_model(preset, fusion_kernel=3), path, load_head=False)
+    assert "seed" not in bare.checkpoint_meta  # the meta describes a head that was not loaded
     with torch.no_grad():
         torch.testing.assert_close(again.eval()(*x), model(*x), rtol=0, atol=0)
 
