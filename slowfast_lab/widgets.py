@@ -723,7 +723,7 @@ class AlphaBetaExplorer:
         buttons = w.HBox(
             [self.measure_button, self.train_button, self.budget, self.progress, self.status]
         )
-        return w.VBox(
+        panel = w.VBox(
             [
                 w.HTML("<h3>SlowFast alpha / beta explorer</h3>"),
                 w.HBox([left, right]),
@@ -736,6 +736,8 @@ class AlphaBetaExplorer:
                 self.runs_html,
             ]
         )
+        panel.add_class("sfl-explorer")  # a stable handle for styling and the browser tests
+        return panel
 
     def show(self) -> None:
         from IPython.display import display

@@ -108,17 +108,8 @@ def _require(name: str) -> str:
 
 
 def explorer_panel(scope):
-    """The AlphaBetaExplorer panel: the innermost widget box holding both its cost table and its
-    alpha control (ancestors come first in document order, so `.last` is the panel itself)."""
-    # `has=` locators are matched inside each candidate, so build them from the page, not `scope`
-    page = getattr(scope, "page", scope)
-    alpha_label = page.locator(".widget-label", has_text=re.compile(r"^\s*alpha\s*$"))
-    return (
-        scope.locator(".widget-vbox")
-        .filter(has=page.locator("table.sfl-cost"))
-        .filter(has=alpha_label)
-        .last
-    )
+    """The AlphaBetaExplorer panel (the widget box the explorer marks with class sfl-explorer)."""
+    return scope.locator(".sfl-explorer").last
 
 
 def control(panel, description: str):

@@ -41,6 +41,20 @@ def test_preset_sets_controls(explorer) -> None:
     assert displayed(explorer)[("total", "macs")] == complexity("slowfast_8x8_r50").macs
 
 
+def test_panel_is_marked_and_holds_every_part(explorer) -> None:
+    panel = explorer.widget()
+    assert "sfl-explorer" in panel._dom_classes  # the browser tests and styles find it by this
+
+    def leaves(box):
+        for child in getattr(box, "children", ()):
+            yield child
+            yield from leaves(child)
+
+    parts = list(leaves(panel))
+    for part in (explorer.alpha, explorer.beta, explorer.cost_html, explorer.measure_button):
+        assert any(part is p for p in parts)
+
+
 def test_invalid_combination_shows_message_not_traceback(explorer) -> None:
     explorer.alpha.value = 5
     assert "does not divide tau=16" in explorer.message.value
