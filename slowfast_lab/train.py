@@ -489,9 +489,10 @@ def compare(
     (`resume`), so a long comparison can be run in pieces.
 
     Each row: name, preset, overrides, accuracy, groups, macs, params, cpu_ms_per_clip, train_time_s.
+    CPU times are measured for all rows together at the end, on `base.threads` threads.
     """
     out_dir = Path(out_dir)
-    rows = []
+    rows, checkpoints = [], []
     for name, preset, overrides in runs:
         slug = name.lower().replace(" ", "_").replace(",", "").replace("/", "-")
         slug = "".join(ch for ch in slug if ch.isalnum() or ch in "_-+")
@@ -512,10 +513,7 @@ def compare(
                 record = old
         if record is None:
             print(f"== {name}", file=sys.stderr)
-            result = train(cfg, command=command)
-            model, record = result.model, result.record
-            record["cpu_ms_per_clip"] = cpu_ms_per_clip(model, cfg.task_config())
-            record["cpu_load_at_timing"] = machine_load()
+            record = train(cfg, command=command).record
             write_json(record, record_path)
         task = TaskConfig(**record["task"])
         c = complexity(preset, crop_size=task.size, **overrides)
@@ -525,14 +523,17 @@ def compare(
                 record["model_config"],
                 record["test"],
                 c,
-                {
-                    "cpu_ms_per_clip": record["cpu_ms_per_clip"],
-                    "cpu_load_at_timing": record["cpu_load_at_timing"],
-                    "train_time_s": record["train_time_s"],
-                    "train_load": record["machine"],
-                },
+                {"train_time_s": record["train_time_s"], "train_load": record["machine"]},
             )
         )
+        checkpoints.append(cfg.out)
+    # Time every row in one pass after all training, on base.threads threads: timings taken
+    # right after each run would mix machine states (other runs, other jobs) between rows.
+    torch.set_num_threads(base.threads)
+    for row, path in zip(rows, checkpoints):
+        model = load_model(path)
+        row["cpu_ms_per_clip"] = cpu_ms_per_clip(model, task_of(model))
+        row["cpu_load_at_timing"] = machine_load()
     payload = {
         "task": "MotionShapes",
         "command": command,
