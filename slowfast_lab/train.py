@@ -485,8 +485,9 @@ def compare(
     command: str | None = None,
 ) -> list[dict]:
     """Train every run of `runs` with the settings of `base`, evaluate each on the test split, and
-    write the table to `results`.json / .md. A run whose record already exists is not trained again
-    (`resume`), so a long comparison can be run in pieces.
+    write the table to `results`.json / .md and the accuracy / complexity figure to `results`.png.
+    A run whose record already exists is not trained again (`resume`), so a long comparison can be
+    run in pieces.
 
     Each row: name, preset, overrides, accuracy, groups, macs, params, cpu_ms_per_clip, train_time_s.
     CPU times are measured for all rows together at the end, on `base.threads` threads.
@@ -530,7 +531,7 @@ def compare(
     # Time every row in one pass after all training, on base.threads threads: timings taken
     # right after each run would mix machine states (other runs, other jobs) between rows.
     torch.set_num_threads(base.threads)
-    for row, path in zip(rows, checkpoints):
+    for row, path in zip(rows, checkpoints, strict=True):
         model = load_model(path)
         row["cpu_ms_per_clip"] = cpu_ms_per_clip(model, task_of(model))
         row["cpu_load_at_timing"] = machine_load()
@@ -543,6 +544,9 @@ def compare(
     results = Path(results)
     write_json(payload, results.with_suffix(".json"))
     results.with_suffix(".md").write_text(comparison_markdown(rows, command) + "\n")
+    from .viz import accuracy_complexity_figure  # matplotlib only when a table is written
+
+    accuracy_complexity_figure(rows).savefig(results.with_suffix(".png"), dpi=100)
     return rows
 
 
