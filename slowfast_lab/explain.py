@@ -10,10 +10,10 @@ Lesson 01 (temporal sampling): `sampling_timeline`, `timeline_or_reason`, `frame
 Lesson 02 (the two pathways): `stage_shapes`, `shape_rows`, `temporal_kernels`, `temporal_strides`,
     `counted_macs_by_part`, `counted_macs_by_stage`, `stage_macs_rows`, `compute_rows`,
     `fast_share_rows`.
-Lesson 04 (Slow-only vs SlowFast): `find_checkpoint`, `comparison_rows`, `fusion_accuracy`,
-    `model_point`, `group_accuracy_rows`, `confusion_block`.
-Lesson 03 (lateral connections): `fusion_point_rows`, `lateral_rows`, `time_to_channel_layout`, `fusion_cost_rows`,
-    `pathway_influence`.
+Lesson 03 (lateral connections): `fusion_point_rows`, `lateral_rows`, `time_to_channel_layout`,
+    `fusion_cost_rows`, `pathway_influence`, `fusion_accuracy`, `fusion_group_rows`.
+Lesson 04 (Slow-only vs SlowFast): `find_checkpoint`, `comparison_rows`, `model_point`,
+    `group_accuracy_rows`, `confusion_block`.
 """
 
 from __future__ import annotations
@@ -673,6 +673,25 @@ def fusion_accuracy(rows: list[dict] | None) -> dict[str, float] | None:
     for r in rows:
         if r.get("pathways") == "slowfast" and not (set(r.get("overrides", {})) - {"fusion"}):
             out[r["fusion"]] = r["accuracy"]
+    return out or None
+
+
+def fusion_group_rows(rows: list[dict] | None) -> list[dict] | None:
+    """Per lateral type (default beta): MotionShapes test accuracy (%) per group and on each class
+    of the motion group, from the comparison rows. The motion classes show *what* a model missed:
+    L-still right but L-cw / L-ccw near 50% means it sees that the L spins, not which way."""
+    if not rows:
+        return None
+    out = []
+    for r in rows:
+        if r.get("pathways") != "slowfast" or set(r.get("overrides", {})) - {"fusion"}:
+            continue
+        row = {"lateral": FUSION_NAMES[r["fusion"]], "overall": round(100 * r["accuracy"], 1)}
+        row.update({g: round(100 * a, 1) for g, a in r["groups"].items()})
+        for name in ("L-still", "L-cw", "L-ccw"):
+            if r.get("per_class"):
+                row[name] = round(100 * r["per_class"][name], 1)
+        out.append(row)
     return out or None
 
 

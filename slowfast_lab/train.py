@@ -489,7 +489,8 @@ def compare(
     A run whose record already exists is not trained again (`resume`), so a long comparison can be
     run in pieces.
 
-    Each row: name, preset, overrides, accuracy, groups, macs, params, cpu_ms_per_clip, train_time_s.
+    Each row: name, preset, overrides, accuracy, groups, per_class, macs, params, cpu_ms_per_clip,
+    train_time_s.
     CPU times are measured for all rows together at the end, on `base.threads` threads.
     """
     out_dir = Path(out_dir)
@@ -524,7 +525,11 @@ def compare(
                 record["model_config"],
                 record["test"],
                 c,
-                {"train_time_s": record["train_time_s"], "train_load": record["machine"]},
+                {
+                    "per_class": record.get("test_detail", {}).get("per_class"),
+                    "train_time_s": record["train_time_s"],
+                    "train_load": record["machine"],
+                },
             )
         )
         checkpoints.append(cfg.out)

@@ -251,6 +251,26 @@ def test_checkpoints_and_comparison_rows(tmp_path) -> None:
     assert explain.fusion_accuracy(None) is None
 
 
+def test_fusion_group_rows_pick_default_beta_and_show_motion_classes() -> None:
+    groups = {"appearance": 1.0, "motion": 2 / 3, "appearance+motion": 0.5}
+    per_class = {"L-still": 1.0, "L-cw": 0.42, "L-ccw": 0.59, "square-dots": 1.0}
+    rows = [
+        {"pathways": "slow", "fusion": "t_conv", "overrides": {}, "accuracy": 0.5},
+        {"pathways": "slowfast", "fusion": "t_sample", "overrides": {"fusion": "t_sample"},
+         "accuracy": 0.7, "groups": groups, "per_class": per_class},
+        {"pathways": "slowfast", "fusion": "t_conv", "overrides": {"beta_inv": 8},
+         "accuracy": 0.8, "groups": groups, "per_class": per_class},
+    ]  # fmt: skip
+    (row,) = explain.fusion_group_rows(rows)
+    assert row["lateral"] == explain.FUSION_NAMES["t_sample"] and row["overall"] == 70.0
+    assert (row["motion"], row["appearance+motion"]) == (66.7, 50.0)
+    assert (row["L-still"], row["L-cw"], row["L-ccw"]) == (100.0, 42.0, 59.0)
+    assert "square-dots" not in row
+    del rows[1]["per_class"]  # older tables without per-class accuracy: groups only
+    assert "L-cw" not in explain.fusion_group_rows(rows)[0]
+    assert explain.fusion_group_rows(None) is None
+
+
 def test_group_rows_confusion_block_and_point() -> None:
     from slowfast_lab.synthetic import CLASS_NAMES
 
