@@ -585,6 +585,21 @@ def checkpoint_rows(paths: list[str | os.PathLike], timing: bool = True) -> list
     return rows
 
 
+def _timing_words(rows: list[dict], key: str) -> str:
+    """'on N thread(s) of a C-core machine at load average a-b' from the rows' machine records."""
+    loads = [r[key] for r in rows if r.get(key)]
+    if not loads:
+        return "machine state not recorded"
+    threads = sorted({m.get("threads") for m in loads})
+    averages = [m["loadavg_1m"] for m in loads if m.get("loadavg_1m") is not None]
+    words = (
+        f"on {'/'.join(map(str, threads))} thread(s) of a {loads[0].get('cpu_count')}-core machine"
+    )
+    if averages:
+        words += f" at load average {min(averages):.1f}-{max(averages):.1f}"
+    return words
+
+
 def comparison_markdown(rows: list[dict], command: str | None = None) -> str:
     """The comparison as a Markdown table (accuracy in %, MACs in millions per clip)."""
     head = (
@@ -603,8 +618,11 @@ def comparison_markdown(rows: list[dict], command: str | None = None) -> str:
     if rows:
         note = (
             f"\n\nTest split: seed {rows[0]['test_seed']}, {rows[0]['test_clips']} clips. Chance within a "
-            "group: appearance 1/3, motion 1/3, appearance+motion 1/4. CPU times depend on machine "
-            "load (see the JSON for the load average at each timing)."
+            "group: appearance 1/3, motion 1/3, appearance+motion 1/4. MMACs and params are exact "
+            "(`sfl.complexity` at the clips' size)."
+            f"\n\nCPU ms/clip: {_timing_words(rows, 'cpu_load_at_timing')}; median of 5 forwards at "
+            f"batch 8. Train s: wall time of each run, clip rendering included, "
+            f"{_timing_words(rows, 'train_load')}."
         )
     if command:
         note += f"\n\nReproduce: `{command}`"
