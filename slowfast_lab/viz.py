@@ -42,16 +42,23 @@ def accuracy_complexity_figure(rows: list[dict], group: str | None = None) -> Fi
     `rows` are `train.compare` rows (name, pathways, macs, accuracy, groups); `group` plots one
     group's accuracy instead of the overall one.
     """
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    fig = Figure(figsize=(12, 4.4), layout="constrained")
     ours, paper = fig.subplots(1, 2)
     colors = {"slow": SLOW_COLOR, "fast": FAST_COLOR, "slowfast": LATERAL_COLOR}
     by_name = {}
-    for r in rows:
+    for i, r in enumerate(rows, 1):
         acc = 100 * (r["groups"][group] if group else r["accuracy"])
         x = r["macs"] / 1e6
+        # Points often coincide (several variants at 100%): number them, name them in the legend,
+        # and move each number clear of the numbers already drawn at the same spot.
+        near = sum(abs(x - x0) < 2 and abs(acc - a0) < 1.5 for x0, a0 in by_name.values())
         by_name[r["name"]] = (x, acc)
-        ours.scatter(x, acc, s=60, color=colors.get(r.get("pathways"), "0.4"), zorder=3)
-        ours.annotate(r["name"], (x, acc), xytext=(4, 3), textcoords="offset points", fontsize=7)
+        color = colors.get(r.get("pathways"), "0.4")
+        ours.scatter(x, acc, s=60, color=color, zorder=3, label=f"{i}  {r['name']}")
+        ours.annotate(str(i), (x, acc), xytext=(5, 2 - 9 * near), textcoords="offset points",
+                      fontsize=8)  # fmt: skip
+    if rows:
+        ours.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     slow = [r for r in rows if r.get("pathways") == "slow"]
     best = [r for r in rows if r.get("pathways") == "slowfast"]
     if slow and best:
