@@ -11,7 +11,8 @@ Lesson 02 (the two pathways): `stage_shapes`, `shape_rows`, `temporal_kernels`, 
     `counted_macs_by_part`, `counted_macs_by_stage`, `stage_macs_rows`, `compute_rows`,
     `fast_share_rows`.
 Lesson 03 (lateral connections): `fusion_point_rows`, `lateral_rows`, `time_to_channel_layout`,
-    `fusion_cost_rows`, `pathway_influence`, `fusion_accuracy`, `fusion_group_rows`.
+    `fusion_cost_rows`, `pathway_influence`, `fusion_accuracy`, `fusion_group_rows`,
+    `lateral_seed_rows`.
 Lesson 04 (Slow-only vs SlowFast): `find_checkpoint`, `comparison_rows`, `model_point`,
     `group_accuracy_rows`, `confusion_block`.
 """
@@ -638,6 +639,8 @@ def rows_to_frame(rows: list[dict]):
 REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
 CHECKPOINTS = REPO / "data_samples" / "checkpoints"
 COMPARISON = REPO / "data_samples" / "results" / "motionshapes_comparison.json"
+# The lateral rows again with other training seeds (`compare --seed N --results ..._seedN`).
+SEED_COMPARISONS = tuple(COMPARISON.with_name(f"{COMPARISON.stem}_seed{n}.json") for n in (1, 2))
 
 
 def find_checkpoint(kind: str, folder=CHECKPOINTS) -> str | None:
@@ -693,6 +696,26 @@ def fusion_group_rows(rows: list[dict] | None) -> list[dict] | None:
                 row[name] = round(100 * r["per_class"][name], 1)
         out.append(row)
     return out or None
+
+
+def lateral_seed_rows(paths=(COMPARISON, *SEED_COMPARISONS)) -> list[dict] | None:
+    """Overall MotionShapes accuracy (%) per lateral type (default beta) and training seed, from
+    `compare` tables trained with different `--seed`; None when none is recorded.
+
+    One row per lateral type: {"lateral": name, "seed 0": %, "seed 1": %, ...}.
+    """
+    import json
+    from pathlib import Path
+
+    table: dict[str, dict] = {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            continue
+        payload = json.loads(path.read_text())
+        seed = payload["base_config"]["seed"]
+        for row in fusion_group_rows(payload["rows"]) or []:
+            table.setdefault(row["lateral"], {})[f"seed {seed}"] = row["overall"]
+    return [{"lateral": name, **by_seed} for name, by_seed in table.items()] or None
 
 
 def model_point(name: str, model: nn.Module, report: dict, crop: int) -> dict:

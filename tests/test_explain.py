@@ -271,6 +271,28 @@ def test_fusion_group_rows_pick_default_beta_and_show_motion_classes() -> None:
     assert explain.fusion_group_rows(None) is None
 
 
+def test_lateral_seed_rows_gather_one_column_per_seed(tmp_path) -> None:
+    import json
+
+    def table(seed: int, accuracy: float) -> dict:
+        groups = {"appearance": 1.0, "motion": accuracy, "appearance+motion": accuracy}
+        rows = [
+            {"pathways": "slow", "fusion": "t_conv", "overrides": {}, "accuracy": 0.5,
+             "groups": groups},
+            {"pathways": "slowfast", "fusion": "t_sample", "overrides": {"fusion": "t_sample"},
+             "accuracy": accuracy, "groups": groups},
+        ]  # fmt: skip
+        return {"base_config": {"seed": seed}, "rows": rows}
+
+    paths = []
+    for seed, acc in ((0, 0.699), (2, 1.0)):
+        paths.append(tmp_path / f"s{seed}.json")
+        paths[-1].write_text(json.dumps(table(seed, acc)))
+    rows = explain.lateral_seed_rows([*paths, tmp_path / "absent.json"])
+    assert rows == [{"lateral": explain.FUSION_NAMES["t_sample"], "seed 0": 69.9, "seed 2": 100.0}]
+    assert explain.lateral_seed_rows([tmp_path / "absent.json"]) is None
+
+
 def test_group_rows_confusion_block_and_point() -> None:
     from slowfast_lab.synthetic import CLASS_NAMES
 
