@@ -719,7 +719,8 @@ class AlphaBetaExplorer:
         w = self._w
         left = w.VBox([self.preset, self.alpha, self.beta, self.tau])
         right = w.VBox([self.T, self.crop, self.depth, self.fusion])
-        tables = w.HBox([self.cost_html, self.shape_html], layout=w.Layout(gap="24px"))
+        self.cost_html.layout.margin = "0 24px 0 0"  # ipywidgets' Layout has no flex `gap`
+        tables = w.HBox([self.cost_html, self.shape_html])
         buttons = w.HBox(
             [self.measure_button, self.train_button, self.budget, self.progress, self.status]
         )
