@@ -535,11 +535,15 @@ def compare(
         checkpoints.append(cfg.out)
     # Time every row in one pass after all training, on base.threads threads: timings taken
     # right after each run would mix machine states (other runs, other jobs) between rows.
+    threads = torch.get_num_threads()
     torch.set_num_threads(base.threads)
-    for row, path in zip(rows, checkpoints, strict=True):
-        model = load_model(path)
-        row["cpu_ms_per_clip"] = cpu_ms_per_clip(model, task_of(model))
-        row["cpu_load_at_timing"] = machine_load()
+    try:
+        for row, path in zip(rows, checkpoints, strict=True):
+            model = load_model(path)
+            row["cpu_ms_per_clip"] = cpu_ms_per_clip(model, task_of(model))
+            row["cpu_load_at_timing"] = machine_load()
+    finally:
+        torch.set_num_threads(threads)
     payload = {
         "task": "MotionShapes",
         "command": command,
@@ -548,7 +552,7 @@ def compare(
     }
     results = Path(results)
     write_json(payload, results.with_suffix(".json"))
-    results.with_suffix(".md").write_text(comparison_markdown(rows, command) + "\n")
+    results.with_suffix(".md").write_text(comparison_markdown(rows, command, base) + "\n")
     from .viz import accuracy_complexity_figure  # matplotlib only when a table is written
 
     accuracy_complexity_figure(rows).savefig(results.with_suffix(".png"), dpi=100)
@@ -600,8 +604,11 @@ def _timing_words(rows: list[dict], key: str) -> str:
     return words
 
 
-def comparison_markdown(rows: list[dict], command: str | None = None) -> str:
-    """The comparison as a Markdown table (accuracy in %, MACs in millions per clip)."""
+def comparison_markdown(
+    rows: list[dict], command: str | None = None, base: TrainConfig | None = None
+) -> str:
+    """The comparison as a Markdown table (accuracy in %, MACs in millions per clip); `base`, the
+    runs' common training settings, adds a line that states them."""
     head = (
         "| model | overall | appearance | motion | appearance+motion | MMACs | params | "
         "CPU ms/clip | train s |\n|---|---|---|---|---|---|---|---|---|"
@@ -623,6 +630,12 @@ def comparison_markdown(rows: list[dict], command: str | None = None) -> str:
             f"\n\nCPU ms/clip: {_timing_words(rows, 'cpu_load_at_timing')}; median of 5 forwards at "
             f"batch 8. Train s: wall time of each run, clip rendering included, "
             f"{_timing_words(rows, 'train_load')}."
+        )
+    if base is not None:
+        note += (
+            f"\n\nTraining, every row: {base.steps} steps, batch {base.batch_size}, {base.optimizer} "
+            f"lr {base.lr:g}, {base.train_clips} clips of split seed {base.seed}, initialisation "
+            f"seed {base.seed}."
         )
     if command:
         note += f"\n\nReproduce: `{command}`"

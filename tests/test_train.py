@@ -118,6 +118,7 @@ def test_compare_writes_table_and_figure(tmp_path):
     assert table["rows"][1]["fusion"] == "t_sample"
     md = (tmp_path / "table.md").read_text()
     assert "| Slow-only |" in md and f"on {TINY.threads} thread(s) of a" in md
+    assert f"Training, every row: 1 steps, batch {TINY.batch_size}" in md
     assert (tmp_path / "table.png").read_bytes().startswith(b"\x89PNG")
     again = tr.compare(base, tmp_path / "runs", tmp_path / "table", runs)  # resumed, not retrained
     assert [r["train_time_s"] for r in again] == [r["train_time_s"] for r in rows]
