@@ -668,32 +668,30 @@ def comparison_rows(path=COMPARISON) -> list[dict] | None:
     return json.loads(path.read_text())["rows"]
 
 
+def _lateral_runs(rows: list[dict] | None) -> list[dict]:
+    """The comparison's SlowFast rows that differ from the default only in their lateral type."""
+    return [
+        r
+        for r in rows or []
+        if r.get("pathways") == "slowfast" and not set(r.get("overrides", {})) - {"fusion"}
+    ]
+
+
 def fusion_accuracy(rows: list[dict] | None) -> dict[str, float] | None:
     """MotionShapes test accuracy per lateral type, from the comparison rows (default beta only)."""
-    if not rows:
-        return None
-    out = {}
-    for r in rows:
-        if r.get("pathways") == "slowfast" and not (set(r.get("overrides", {})) - {"fusion"}):
-            out[r["fusion"]] = r["accuracy"]
-    return out or None
+    return {r["fusion"]: r["accuracy"] for r in _lateral_runs(rows)} or None
 
 
 def fusion_group_rows(rows: list[dict] | None) -> list[dict] | None:
     """Per lateral type (default beta): MotionShapes test accuracy (%) per group and on each class
     of the motion group, from the comparison rows. The motion classes show *what* a model missed:
     L-still right but L-cw / L-ccw near 50% means it sees that the L spins, not which way."""
-    if not rows:
-        return None
     out = []
-    for r in rows:
-        if r.get("pathways") != "slowfast" or set(r.get("overrides", {})) - {"fusion"}:
-            continue
+    for r in _lateral_runs(rows):
         row = {"lateral": FUSION_NAMES[r["fusion"]], "overall": round(100 * r["accuracy"], 1)}
         row.update({g: round(100 * a, 1) for g, a in r["groups"].items()})
-        for name in ("L-still", "L-cw", "L-ccw"):
-            if r.get("per_class"):
-                row[name] = round(100 * r["per_class"][name], 1)
+        if r.get("per_class"):  # older tables have groups only
+            row.update({c: round(100 * r["per_class"][c], 1) for c in ("L-still", "L-cw", "L-ccw")})
         out.append(row)
     return out or None
 
