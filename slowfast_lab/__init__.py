@@ -2,6 +2,7 @@
 
 from .complexity import Complexity, complexity
 from .config import PRESETS, ConfigError, SlowFastConfig, get_config
+from .inference import fold_batchnorm, optimize_for_inference
 from .model import (
     FastOnly,
     ShapeError,
@@ -9,8 +10,6 @@ from .model import (
     SlowOnly,
     VideoNet,
     build_model,
-    fold_batchnorm,
-    optimize_for_inference,
 )
 from .sampling import (
     Clip,

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+
+from .bench import add_arguments
+from .bench import main as bench_main
+from .book import build_book
+from .complexity import complexity
+from .config import get_config
+from .results import COMPARISON_RUNS, compare, comparison_markdown
+from .train import TrainConfig, command_line, evaluate_checkpoint, train
+from .weights import OFFICIAL_FILES, DownloadError, checkpoint_info, download, official_file
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from .book import build_book
-
     pages = build_book(args.out, only=args.only)
     return 1 if any(p.error for p in pages) else 0
 
@@ -80,18 +88,16 @@ def _parse_overrides(pairs: list[str]) -> dict:
 
 
 def _complexity(args: argparse.Namespace) -> int:
-    from .complexity import complexity
-
     c = complexity(args.preset, crop_size=args.crop, **_parse_overrides(args.set))
     print(f"{args.preset} at {args.crop}^2: {c.summary()}; Fast share {c.fast_share:.1%}")
     return 0
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from .train import TrainConfig
-
     d = TrainConfig()
-    p.add_argument("--model", default=d.model, help="preset (slowfast_tiny, slow_tiny, fast_tiny)")
+    p.add_argument(
+        "--model", default="slowfast_tiny", help="preset (slowfast_tiny, slow_tiny, fast_tiny)"
+    )
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides")
     p.add_argument("--task", nargs="*", default=[], metavar="FIELD=VALUE", help="task overrides")
     for name in ("seed", "steps", "batch_size", "train_clips", "val_clips", "test_seed",
@@ -103,13 +109,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train_config(args: argparse.Namespace, **extra):
-    from .train import TrainConfig
-
     task = {
         k: (float(v) if isinstance(v, str) else v) for k, v in _parse_overrides(args.task).items()
     }
     return TrainConfig(
-        model=args.model, overrides=_parse_overrides(args.set), task=task, seed=args.seed,
+        model=get_config(args.model, **_parse_overrides(args.set)), task=task, seed=args.seed,
         steps=args.steps, batch_size=args.batch_size, train_clips=args.train_clips,
         val_clips=args.val_clips, test_seed=args.test_seed, test_clips=args.test_clips,
         threads=args.threads, lr=args.lr, sync_bn=args.sync_bn, progress=not args.quiet, **extra,
@@ -117,10 +121,6 @@ def _train_config(args: argparse.Namespace, **extra):
 
 
 def _train(args: argparse.Namespace) -> int:
-    import json
-
-    from .train import command_line, train
-
     cfg = _train_config(args, out=args.out, half_checkpoint=args.half)
     result = train(cfg, command=command_line())
     rec = result.record
@@ -130,10 +130,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import json
-
-    from .train import evaluate_checkpoint
-
     r = evaluate_checkpoint(args.checkpoint, args.seed, args.clips, progress=not args.json)
     if args.json:
         print(json.dumps(r))
@@ -145,42 +141,31 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .train import COMPARISON_RUNS, command_line, compare
-
     runs = COMPARISON_RUNS
     if args.only:
         runs = tuple(r for r in runs if any(s.lower() in r[0].lower() for s in args.only))
     rows = compare(_train_config(args), args.out_dir, args.results, runs,
                    resume=not args.no_resume, command=command_line())  # fmt: skip
-    from .train import comparison_markdown
 
     print(comparison_markdown(rows))
     return 0
 
 
 def _add_bench_args(p: argparse.ArgumentParser) -> None:
-    from .bench import add_arguments
-
     add_arguments(p)
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import main as bench_main
-
     return bench_main(args)
 
 
 def _weights_list(args: argparse.Namespace) -> int:
-    from .weights import OFFICIAL_FILES
-
     for entry in OFFICIAL_FILES.values():
         print(f"{entry.name:26s} -> build_model({entry.preset!r})")
     return 0
 
 
 def _weights_download(args: argparse.Namespace) -> int:
-    from .weights import DownloadError, download, official_file
-
     try:
         path = download(args.name, args.to, base_url=args.base_url, sha256=args.sha256)
     except DownloadError as err:
@@ -191,10 +176,6 @@ def _weights_download(args: argparse.Namespace) -> int:
 
 
 def _weights_info(args: argparse.Namespace) -> int:
-    import json
-
-    from .weights import checkpoint_info
-
     print(json.dumps(checkpoint_info(args.path), indent=1, default=str))
     return 0
 

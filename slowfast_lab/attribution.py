@@ -19,6 +19,16 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .synthetic import (
+    CLASS_NAMES,
+    CLASSES,
+    GROUPS,
+    clip_params,
+    frames_to_input,
+    pathway_indices,
+    render_clip,
+)
+
 METHODS = ("integrated_gradients", "saliency", "occlusion", "gradcam", "layer_gradcam")
 # Integrated Gradients: 32 steps along the path, evaluated 8 clips at a time (memory bounded on the
 # full R50: 8 clips of 32 frames at 224^2 need about 3 GB of activations for the backward pass).
@@ -111,13 +121,8 @@ def attribute(
     if class_names is None:
         class_names = (getattr(model, "checkpoint_meta", None) or {}).get("classes")
         if class_names is None:
-            try:
-                from .synthetic import CLASS_NAMES
-
-                if model.config.num_classes == len(CLASS_NAMES):
-                    class_names = CLASS_NAMES
-            except ImportError:
-                pass
+            if model.config.num_classes == len(CLASS_NAMES):
+                class_names = CLASS_NAMES
     if target is None:
         with torch.no_grad():
             target = int(model(*inputs).argmax(1)[0])
@@ -249,15 +254,6 @@ def localisation_by_group(
     """Mean localisation score per class group and pathway over `per_group` MotionShapes clips of
     each group (split `seed`), attributing the true class. Rows {group, pathway, ratio, inside,
     mask_share, n}. `kwargs` go to `attribute` (e.g. steps)."""
-    from .synthetic import (
-        CLASSES,
-        GROUPS,
-        clip_params,
-        frames_to_input,
-        pathway_indices,
-        render_clip,
-    )
-
     _, fast_idx = pathway_indices(task)
     names = pathway_names(model)
     picked: dict[str, list[int]] = {g: [] for g in GROUPS}

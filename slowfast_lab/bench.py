@@ -33,9 +33,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from .complexity import complexity
 from .config import get_config
+from .inference import fold_batchnorm
+from .model import build_model, dummy_inputs
+from .timing import synchronize, time_call
 
 PRECISIONS = ("fp32", "bf16")
 MODES = ("infer", "train")
@@ -78,35 +82,8 @@ def format_rate(macs_per_second: float) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# Timing
+# Timing (the timer itself is timing.time_call)
 # ------------------------------------------------------------------------------------------------
-
-
-def synchronize(device: torch.device | str) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_call(
-    fn: Callable[[], object],
-    device: torch.device | str = "cpu",
-    warmup: int = 1,
-    iters: int = 3,
-    repeats: int = 3,
-) -> list[float]:
-    """Seconds per call: `repeats` measurements, each the mean over `iters` calls, after `warmup`
-    calls. Take the median of the list (the machine may be shared)."""
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(iters):
-            fn()
-        synchronize(device)
-        times.append((time.perf_counter() - start) / iters)
-    return times
 
 
 @contextlib.contextmanager
@@ -232,33 +209,6 @@ def ptv_supports(preset: str) -> bool:
 # ------------------------------------------------------------------------------------------------
 
 
-def pathway_frames(preset: str, T: int | None = None) -> list[int]:
-    """Frames per input tensor of a preset: [T, alpha T] for SlowFast, [T] or [alpha T] otherwise."""
-    cfg = get_config(preset)
-    T = cfg.T if T is None else T
-    return {"slowfast": [T, cfg.alpha * T], "slow": [T], "fast": [cfg.alpha * T]}[cfg.pathways]
-
-
-def make_inputs(
-    preset: str,
-    batch: int,
-    crop: int,
-    device: torch.device | str = "cpu",
-    channels_last: bool = False,
-    T: int | None = None,
-    seed: int = 0,
-) -> list[torch.Tensor]:
-    """Random normalised clips [N, 3, t, crop, crop] for each pathway of `preset`."""
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for t in pathway_frames(preset, T):
-        x = torch.randn(batch, 3, t, crop, crop, generator=g).to(device)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last_3d)
-        out.append(x)
-    return out
-
-
 def import_pytorchvideo() -> types.ModuleType:
     """pytorchvideo.models, importable without torchvision: PyTorchVideo imports
     torchvision.ops.RoIAlign at import time (detection heads only), so a stand-in is registered
@@ -323,13 +273,9 @@ def build(setting: Setting) -> nn.Module:
     if setting.impl == "pytorchvideo":
         model = build_pytorchvideo(setting.preset, setting.crop)
     else:
-        from .model import build_model
-
         model = build_model(setting.preset)
     model = model.to(setting.device)
     if setting.fold_bn:
-        from .model import fold_batchnorm
-
         fold_batchnorm(model.eval())
     if setting.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
@@ -346,8 +292,13 @@ def step_function(setting: Setting, model: nn.Module | None = None) -> Callable[
     """One call = one measured step: an inference forward of a batch, or a training step
     (forward, cross-entropy, backward, SGD update)."""
     model = build(setting) if model is None else model
-    inputs = make_inputs(
-        setting.preset, setting.batch, setting.crop, setting.device, setting.channels_last
+    inputs = dummy_inputs(
+        setting.preset,
+        setting.crop,
+        setting.batch,
+        device=setting.device,
+        seed=0,
+        channels_last=setting.channels_last,
     )
     if setting.mode == "infer":
         model.eval()
@@ -454,8 +405,6 @@ def run(
 ) -> dict:
     """Measure the matmul peaks of the precisions used, then every setting. Returns the report:
     {"environment": .., "peaks": {precision: MAC/s}, "results": [rows]}."""
-    from tqdm.auto import tqdm
-
     device = settings[0].device if settings else "cpu"
     peaks = {
         p: matmul_peak(device, p, matmul_n, repeats)

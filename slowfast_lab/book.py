@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from tqdm.auto import tqdm
+
+from . import paths
 
 
 def patient_client(nb, **kwargs):
@@ -62,9 +64,10 @@ class Page:
     error: str | None = None
 
 
-def lesson_notebooks(folder: str | os.PathLike = NOTEBOOKS) -> list[Path]:
-    """The numbered lessons (NN_*.ipynb) in `folder`, in order."""
-    return sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
+def lesson_notebooks(folder: str | os.PathLike | None = None) -> list[Path]:
+    """The numbered lessons (NN_*.ipynb) in `folder` (default: the checkout's notebooks/), in order."""
+    folder = paths.notebooks() if folder is None else Path(folder)
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
 def execute_to_html(path: Path, out_dir: Path, timeout: int = 1800) -> Page:
@@ -110,18 +113,20 @@ def index_html(pages: list[Page], fast: bool) -> str:
 
 
 def build_book(
-    out: str | os.PathLike = "book", folder: str | os.PathLike = NOTEBOOKS, only: str | None = None
+    out: str | os.PathLike = "book",
+    folder: str | os.PathLike | None = None,
+    only: str | None = None,
 ) -> list[Page]:
     """Execute the lessons (fast mode unless SLOWFAST_LAB_FAST=0) and write DIR/*.html + index."""
-    from tqdm.auto import tqdm
-
     os.environ.setdefault("SLOWFAST_LAB_FAST", "1")
     fast = os.environ["SLOWFAST_LAB_FAST"].strip().lower() in ("1", "true", "yes")
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [p for p in lesson_notebooks(folder) if only is None or only in p.name]
     if not paths:
-        raise FileNotFoundError(f"no lesson notebooks (NN_*.ipynb) in {folder}")
+        raise FileNotFoundError(
+            f"no lesson notebooks (NN_*.ipynb) in {folder or paths.notebooks()}"
+        )
     pages = []
     for path in tqdm(paths, desc="book", unit="lesson"):
         page = execute_to_html(path, out_dir)

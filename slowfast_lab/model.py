@@ -1,6 +1,6 @@
 """The SlowFast network (Feichtenhofer et al., ICCV 2019), and its Slow-only and Fast-only halves.
 
-Read `SlowFast.backbone` top to bottom: it is the paper's Table 1.
+Read `SlowFast.forward` top to bottom: it is the paper's Table 1, down to the head.
 
     slow  [N, 3, T, H, W]  --stem--> fuse1 <--stem--  fast [N, 3, alpha T, H, W]
                            --res2--> fuse2 <--res2--
@@ -14,14 +14,12 @@ No layer downsamples time, so both pathways keep their frame counts until the he
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import (
+    STAGE_NAMES,
     PathwaySpec,
     SlowFastConfig,
     StageSpec,
@@ -30,11 +28,18 @@ from .config import (
     lateral_channels,
     pathway_spec,
 )
-from .fusion import TimeStridedConv, build_lateral
+from .fusion import build_lateral
+
+# The stage names of every pathway, in order (pool1 is the stem's output).
+STAGES = ("stem", *STAGE_NAMES)
 
 
 class ShapeError(ValueError):
     """Input tensors that do not fit the model; the message says what would."""
+
+
+class _HeadReached(Exception):
+    """Raised by `VideoNet.backbone`'s hook to stop a forward pass at the head."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -189,27 +194,38 @@ class VideoNet(nn.Module):
     config: SlowFastConfig
     head: Head
 
-    def backbone(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        raise NotImplementedError
-
     def check_inputs(self, *inputs: torch.Tensor) -> None:
         raise NotImplementedError
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        """Logits [N, num_classes], in train and in eval mode, for any crop size and frame count."""
-        self.check_inputs(*inputs)
-        return self.head(*self.backbone(*inputs))
+    def backbone(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The pathways' res5 outputs as the head receives them (one per pathway, Slow first).
+
+        Runs `forward` and stops it at the head (a pre-hook records the head's inputs), so the
+        network is written once, in `forward`.
+        """
+        received: list[tuple[torch.Tensor, ...]] = []
+
+        def stop_at_head(_head: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            received.append(args)
+            raise _HeadReached
+
+        handle = self.head.register_forward_pre_hook(stop_at_head)
+        try:
+            self(*inputs)
+        except _HeadReached:
+            pass
+        finally:
+            handle.remove()
+        return received[0]
 
     def features(self, *inputs: torch.Tensor) -> torch.Tensor:
         """The pooled feature vector the classifier reads: [N, 2304] for SlowFast R50."""
-        self.check_inputs(*inputs)
         return self.head.features(*self.backbone(*inputs))
 
     @torch.no_grad()
     def predict(self, *inputs: torch.Tensor) -> torch.Tensor:
         """PySlowFast's test-time output: class probabilities [N, num_classes], softmax averaged over
         positions of a (crop/32)^2 pooling window (one position at the training crop size)."""
-        self.check_inputs(*inputs)
         window = max(1, self.config.crop // 32)
         return self.head.position_probs(self.backbone(*inputs), window)
 
@@ -218,7 +234,7 @@ class VideoNet(nn.Module):
 
         Recorded with forward hooks on the named modules during one real forward pass.
         """
-        names = {"stem": "pool1", "res2": "res2", "res3": "res3", "res4": "res4", "res5": "res5"}
+        names = {stage: "pool1" if stage == "stem" else stage for stage in STAGES}
         outputs: dict[str, dict[str, torch.Tensor]] = {v: {} for v in names.values()}
         handles = []
         for pathway in ("slow", "fast"):
@@ -305,8 +321,11 @@ class SlowFast(VideoNet):
         )
         self.init_weights()
 
-    def backbone(self, slow: torch.Tensor, fast: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both pathways side by side, with the Fast -> Slow laterals after pool1, res2, res3, res4."""
+    def forward(self, slow: torch.Tensor, fast: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [N, num_classes] (train and eval mode, any crop and frame count that fit alpha):
+        both pathways side by side, the Fast -> Slow laterals after pool1, res2, res3, res4, then
+        the head."""
+        self.check_inputs(slow, fast)
         s, f = self.slow.stem(slow), self.fast.stem(fast)  # {T, (S/4)^2, C}, {aT, (S/4)^2, bC}
         s = self.fuse1(s, f)
         s, f = self.slow.res2(s), self.fast.res2(f)  # {T, (S/4)^2, 4C}, {aT, (S/4)^2, 4bC}
@@ -316,7 +335,7 @@ class SlowFast(VideoNet):
         s, f = self.slow.res4(s), self.fast.res4(f)  # {T, (S/16)^2, 16C}, {aT, (S/16)^2, 16bC}
         s = self.fuse4(s, f)
         s, f = self.slow.res5(s), self.fast.res5(f)  # {T, (S/32)^2, 32C}, {aT, (S/32)^2, 32bC}
-        return s, f
+        return self.head(s, f)  # pool each, concatenate (Slow first), dropout, fc
 
     def check_inputs(self, slow: torch.Tensor, fast: torch.Tensor | None = None) -> None:
         cfg = self.config
@@ -355,8 +374,10 @@ class SlowOnly(VideoNet):
         self.head = Head(self.slow.spec.out_channels, config.num_classes, config.dropout)
         self.init_weights()
 
-    def backbone(self, slow: torch.Tensor) -> tuple[torch.Tensor]:
-        return (self.slow(slow),)
+    def forward(self, slow: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        """Logits [N, num_classes]: the Slow pathway, then the head."""
+        self.check_inputs(slow, *extra)
+        return self.head(self.slow(slow))
 
     def check_inputs(self, slow: torch.Tensor, *extra: torch.Tensor) -> None:
         if extra:
@@ -374,8 +395,10 @@ class FastOnly(VideoNet):
         self.head = Head(self.fast.spec.out_channels, config.num_classes, config.dropout)
         self.init_weights()
 
-    def backbone(self, fast: torch.Tensor) -> tuple[torch.Tensor]:
-        return (self.fast(fast),)
+    def forward(self, fast: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        """Logits [N, num_classes]: the Fast pathway, then the head."""
+        self.check_inputs(fast, *extra)
+        return self.head(self.fast(fast))
 
     def check_inputs(self, fast: torch.Tensor, *extra: torch.Tensor) -> None:
         if extra:
@@ -398,56 +421,46 @@ def build_model(name: str | SlowFastConfig = "slowfast_4x16_r50", **overrides) -
 
 
 # ------------------------------------------------------------------------------------------------
-# Inference speed-ups
+# Inputs for a model
 # ------------------------------------------------------------------------------------------------
 
 
-@torch.no_grad()
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """Fold every eval-mode BatchNorm into the conv before it (in place; inference only).
-
-    y = gamma (W x - mean) / sqrt(var + eps) + beta  ==  W' x + b'. Saves one pass over every
-    activation. The model must be in eval mode; training it afterwards is not meaningful.
-    """
-    if model.training:
-        raise RuntimeError("fold_batchnorm needs model.eval(): BN statistics must be frozen")
-    for m in model.modules():
-        if not isinstance(m, (ConvBN, TimeStridedConv)) or not isinstance(m.bn, nn.BatchNorm3d):
-            continue
-        conv, bn = m.conv, m.bn
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        fused = nn.Conv3d(
-            conv.in_channels,
-            conv.out_channels,
-            conv.kernel_size,
-            conv.stride,
-            conv.padding,
-            bias=True,
-        ).to(conv.weight.device, conv.weight.dtype)
-        fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1, 1))
-        fused.bias.copy_(bn.bias - bn.running_mean * scale)
-        m.conv, m.bn = fused, nn.Identity()
-    return model
+def model_inputs(
+    model: VideoNet | SlowFastConfig, slow: torch.Tensor, fast: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """The arguments `model(...)` takes, from both pathway clips: (slow, fast) for SlowFast,
+    (slow,) for Slow-only, (fast,) for Fast-only. slow [N,3,T,H,W], fast [N,3,alpha T,H,W]."""
+    cfg = model if isinstance(model, SlowFastConfig) else model.config
+    return {"slowfast": (slow, fast), "slow": (slow,), "fast": (fast,)}[cfg.pathways]
 
 
-def optimize_for_inference(
-    model: VideoNet, channels_last: bool = True, fold_bn: bool = True
-) -> VideoNet:
-    """eval(), BN folded into convs, channels_last_3d memory format: the cheap inference wins."""
-    model.eval()
-    if fold_bn:
-        fold_batchnorm(model)
-    if channels_last:
-        model.to(memory_format=torch.channels_last_3d)
-    return model
-
-
-@contextlib.contextmanager
-def inference_mode(device: torch.device | str, bf16: bool = False) -> Iterator[None]:
-    """torch.inference_mode, plus bf16 autocast on `device` when asked."""
-    device = torch.device(device)
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    )
-    with torch.inference_mode(), autocast:
-        yield
+def dummy_inputs(
+    model: VideoNet | SlowFastConfig | str,
+    crop: int,
+    batch: int = 1,
+    T: int | None = None,
+    device: torch.device | str | None = None,
+    seed: int | None = None,
+    channels_last: bool = False,
+) -> tuple[torch.Tensor, ...]:
+    """Clips shaped for a model, a config or a preset name, as `model_inputs` orders them:
+    slow [batch, 3, T, crop, crop], fast [batch, 3, alpha T, crop, crop]. Zeros, or N(0, 1) drawn
+    from a generator seeded with `seed` (the same numbers on every device). On the model's device
+    when a model is given and `device` is not; channels_last_3d memory format when asked."""
+    if isinstance(model, nn.Module):
+        cfg = model.config
+        if device is None:
+            device = next(model.parameters()).device
+    else:
+        cfg = get_config(model)
+    T = T or cfg.T
+    g = torch.Generator().manual_seed(seed) if seed is not None else None
+    clips = []
+    for t in {"slowfast": (T, cfg.alpha * T), "slow": (T,), "fast": (cfg.alpha * T,)}[cfg.pathways]:
+        shape = (batch, 3, t, crop, crop)
+        x = torch.zeros(shape) if g is None else torch.randn(shape, generator=g)
+        x = x.to(device)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        clips.append(x)
+    return tuple(clips)

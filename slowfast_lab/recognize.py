@@ -18,8 +18,13 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
-from .model import VideoNet, build_model
+from .inference import inference_mode
+from .model import VideoNet, build_model, model_inputs
+from .sampling import eval_views, load_uniform_clips
+from .timing import default_device
+from .weights import download, load_weights
 
 WEIGHTS_ENV = "SLOWFAST_LAB_WEIGHTS"
 DEFAULT_WEIGHTS_DIR = Path.home() / ".cache" / "slowfast_lab" / "weights"
@@ -97,8 +102,6 @@ class LoadedModel:
 def load_model_for(preset: str, path: str | os.PathLike | None = None) -> LoadedModel:
     """Build `preset` and load its official weights from `path`, or from `find_weights(preset)`;
     with none found the model keeps its random initialisation (and says so)."""
-    from .weights import load_weights
-
     model = build_model(preset)
     found = Path(path) if path else find_weights(preset)
     if found is not None:
@@ -194,21 +197,16 @@ def classify_video(
     """The paper's test protocol on one video: `num_clips` clips uniformly in time x `num_crops`
     crops of size^2 (short side scaled to `size`), softmax per view (PySlowFast's eval head),
     computed `batch` views at a time."""
-    from tqdm.auto import tqdm
-
-    from .model import inference_mode
-    from .sampling import eval_views, load_uniform_clips
-
     if isinstance(loaded, VideoNet):
         loaded = LoadedModel(loaded, "model", None)
     model, cfg = loaded.model, loaded.model.config
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(device or default_device())
     model = model.to(device).eval()
     clips = load_uniform_clips(
         path, num_clips, cfg.T, cfg.tau, cfg.alpha, short_side=size, pad=True
     )
     slow, fast = eval_views(clips, size=size, num_crops=num_crops)
-    inputs = {"slowfast": (slow, fast), "slow": (slow,), "fast": (fast,)}[cfg.pathways]
+    inputs = model_inputs(model, slow, fast)
     probs = []
     with inference_mode(device, bf16=bf16):
         for i in tqdm(
@@ -245,8 +243,6 @@ def download_official(preset: str, to: str | os.PathLike | None = None) -> Path:
     """Download the first official file of `preset` (PySlowFast model zoo) with the library's
     download helper (`slowfast_lab.weights.download`: resumable-safe, verified) into `to`
     (default: `weights_dir()`). Needs internet."""
-    from .weights import download
-
     names = OFFICIAL_NAMES.get(preset)
     if not names:
         raise ValueError(

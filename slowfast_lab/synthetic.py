@@ -360,12 +360,6 @@ def frames_to_input(frames: torch.Tensor) -> torch.Tensor:
     return x.sub_(mean).div_(std)
 
 
-def model_inputs(model, slow: torch.Tensor, fast: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """The inputs a model takes: (slow, fast) for SlowFast, (slow,) Slow-only, (fast,) Fast-only."""
-    pathways = model.config.pathways
-    return {"slowfast": (slow, fast), "slow": (slow,), "fast": (fast,)}[pathways]
-
-
 _MEMORY: dict[str, MotionShapesData] = {}
 _MEMORY_LIMIT = 4  # splits kept in memory per process
 

@@ -16,23 +16,65 @@ from __future__ import annotations
 import statistics
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
+from tqdm.auto import tqdm
 
 from .complexity import complexity
 from .config import get_config
+from .model import STAGES, build_model, dummy_inputs
 
-STAGES = ("stem", "res2", "res3", "res4", "res5")
 LATERALS = ("fuse1", "fuse2", "fuse3", "fuse4")
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
+def default_device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously): call before reading a clock."""
+    if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def time_call(
+    fn: Callable[[], object],
+    device: torch.device | str = "cpu",
+    warmup: int = 1,
+    iters: int = 3,
+    repeats: int = 3,
+) -> list[float]:
+    """Seconds per call: `repeats` measurements, each the mean over `iters` calls, after `warmup`
+    calls. Take the median of the list (the machine may be shared)."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        synchronize(device)
+        times.append((time.perf_counter() - start) / iters)
+    return times
+
+
+def forward_ms(
+    model: nn.Module, inputs: Sequence[torch.Tensor], repeats: int = 3, warmup: int = 1
+) -> float:
+    """Median milliseconds of one inference forward of `model(*inputs)` on the inputs' device."""
+
+    def forward() -> torch.Tensor:
+        with torch.inference_mode():
+            return model(*inputs)
+
+    device = inputs[0].device
+    return 1e3 * statistics.median(time_call(forward, device, warmup, iters=1, repeats=repeats))
 
 
 def timed_modules(model: nn.Module) -> dict[str, nn.Module]:
@@ -74,8 +116,6 @@ def stage_times(
     Returns {"seconds": {name: s}, "macs": {name: macs}, "total_s": median whole forward}.
     The model runs in eval + inference mode on the inputs' device.
     """
-    from tqdm.auto import tqdm
-
     device = inputs[0].device
     modules = timed_modules(model)
     starts: dict[str, float] = {}
@@ -91,14 +131,14 @@ def stage_times(
 
     def pre(name):
         def hook(_m, _i):
-            _sync(device)
+            synchronize(device)
             starts[name] = time.perf_counter()
 
         return hook
 
     def post(name):
         def hook(_m, _i, _o):
-            _sync(device)
+            synchronize(device)
             samples[name].append(time.perf_counter() - starts[name])
 
         return hook
@@ -126,10 +166,10 @@ def stage_times(
             for s in samples.values():
                 s.clear()
             for _ in tqdm(range(repeats), desc="timing stages", disable=not progress):
-                _sync(device)
+                synchronize(device)
                 start = time.perf_counter()
                 model(*inputs)
-                _sync(device)
+                synchronize(device)
                 totals.append(time.perf_counter() - start)
     finally:
         for h in handles:
@@ -205,15 +245,12 @@ def profile_stages(
 ) -> dict:
     """Build (or take) a model, time its stages on random clips, and add complexity's per-part
     prediction: {"stages": stage_rows, "parts": part_rows, "total_ms": .., "device": ..}."""
-    from .bench import make_inputs
-    from .model import build_model
-
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(device or default_device())
     cfg = get_config(preset, **overrides)
     if model is None:
         model = build_model(cfg)
     model = model.to(device)
-    inputs = make_inputs(cfg, batch, crop, device)
+    inputs = dummy_inputs(cfg, crop, batch, device=device, seed=0)
     timing = stage_times(model, inputs, repeats=repeats, progress=progress)
     predicted = complexity(cfg, crop_size=crop).by_part
     return {
@@ -318,12 +355,7 @@ def cost_growth(
 
     Each row: axis, T, crop, batch, macs (complexity x batch), ms, MB, predicted ms, predicted MB.
     """
-    from tqdm.auto import tqdm
-
-    from .bench import make_inputs, time_call
-    from .model import build_model
-
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(device or default_device())
     cfg = get_config(preset, **overrides)
     base = base or {"T": cfg.T, "crop": 112, "batch": 1}
     axes = axes or {"T": [2, 4, 8], "crop": [64, 112, 160], "batch": [1, 2, 4]}
@@ -331,19 +363,14 @@ def cost_growth(
     rows = []
     for point in tqdm(growth_points(base, axes), desc="cost growth", disable=not progress):
         T, crop, batch = point["T"], point["crop"], point["batch"]
-        inputs = make_inputs(cfg, batch, crop, device, T=T)
-
-        def forward(inputs=inputs):
-            with torch.inference_mode():
-                return model(*inputs)
-
-        seconds = statistics.median(time_call(forward, device, warmup=1, iters=1, repeats=repeats))
+        inputs = dummy_inputs(cfg, crop, batch, T=T, device=device, seed=0)
+        ms = forward_ms(model, inputs, repeats=repeats)
         macs = complexity(cfg, crop_size=crop, T=T).macs * batch
         rows.append(
             {
                 **point,
                 "macs": macs,
-                "ms": 1e3 * seconds,
+                "ms": ms,
                 "MB": peak_memory(model, inputs) / 2**20,
             }
         )

@@ -31,19 +31,19 @@ import platform
 import shlex
 import socket
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .complexity import complexity
-from .config import get_config
-from .model import VideoNet, build_model
+from .config import SlowFastConfig, get_config
+from .model import VideoNet, build_model, model_inputs
 from .synthetic import (
     CLASS_NAMES,
     CLASSES,
@@ -52,7 +52,6 @@ from .synthetic import (
     TaskConfig,
     group_labels,
     make_dataset,
-    model_inputs,
 )
 from .weights import load_model, save_checkpoint
 
@@ -64,7 +63,8 @@ class TrainConfig:
     """One training run. Clips come from split `seed` (validation: split `seed + 1`).
 
     Attributes:
-        model: preset name; `overrides` change any SlowFastConfig field (fusion, beta_inv, ...).
+        model: the network's SlowFastConfig, or a preset name (resolved to its config):
+            `TrainConfig(model=get_config("slowfast_tiny", fusion="none"))`.
         task: TaskConfig fields to override (size, noise, ...); T, tau, alpha follow the model.
         steps: optimiser steps; batch_size: global batch (split across processes).
         shards: single-process only: cut each batch into this many shards, each with its own BN
@@ -76,8 +76,7 @@ class TrainConfig:
             so (half the file size; loading gives float32 models with exactly those values).
     """
 
-    model: str = "slowfast_tiny"
-    overrides: dict = field(default_factory=dict)
+    model: SlowFastConfig | str = "slowfast_tiny"
     task: dict = field(default_factory=dict)
     seed: int = 0
     train_clips: int = 4000
@@ -99,8 +98,13 @@ class TrainConfig:
     progress: bool = True
     log_every: int = 25
 
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):  # a record's config read back from JSON
+            self.model = SlowFastConfig(**self.model)
+        self.model = get_config(self.model)
+
     def task_config(self) -> TaskConfig:
-        return TaskConfig.for_model(get_config(self.model, **self.overrides), **self.task)
+        return TaskConfig.for_model(self.model, **self.task)
 
 
 @dataclass
@@ -159,10 +163,6 @@ def _spawn_worker(rank: int, world: int, port: int, cfg: TrainConfig, state_path
 def spawn_local(cfg: TrainConfig, nprocs: int = 2, state_path: str | None = None) -> dict:
     """Run `train(cfg)` in `nprocs` processes on this machine (gloo on 127.0.0.1, a free port),
     like `torchrun --nproc_per_node nprocs`; returns rank 0's final state_dict."""
-    import tempfile
-
-    import torch.multiprocessing as mp
-
     with tempfile.TemporaryDirectory() as tmp:
         path = state_path or os.path.join(tmp, "state.pt")
         mp.spawn(_spawn_worker, args=(nprocs, free_port(), cfg, path), nprocs=nprocs, join=True)
@@ -221,7 +221,7 @@ def train(cfg: TrainConfig, command: str | None = None) -> TrainResult:
     show = cfg.progress and rank == 0
     try:
         data = make_dataset(cfg.seed, cfg.train_clips, task, progress=show)
-        model = build_model(cfg.model, **cfg.overrides).to(device)
+        model = build_model(cfg.model).to(device)
         net: torch.nn.Module = model
         if world > 1:
             if cfg.sync_bn and device.type == "cuda":
@@ -239,7 +239,7 @@ def train(cfg: TrainConfig, command: str | None = None) -> TrainResult:
         losses: list[tuple[int, float]] = []
         t0 = time.perf_counter()
         net.train()
-        bar = tqdm(range(cfg.steps), desc=f"train {cfg.model}", disable=not show)
+        bar = tqdm(range(cfg.steps), desc=f"train {cfg.model.pathways}", disable=not show)
         running = None
         for step in bar:
             for group in opt.param_groups:
@@ -417,231 +417,6 @@ def evaluate_checkpoint(
     return result
 
 
-@torch.no_grad()
-def cpu_ms_per_clip(
-    model: VideoNet, task: TaskConfig, batch_size: int = 8, repeats: int = 5
-) -> float:
-    """Median inference time per clip (ms) on the CPU at `batch_size`, after one warm-up."""
-    model = model.cpu().eval()
-    size = task.size
-    slow = torch.randn(batch_size, 3, task.T, size, size)
-    fast = torch.randn(batch_size, 3, task.T * task.alpha, size, size)
-    inputs = model_inputs(model, slow, fast)
-    model(*inputs)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        model(*inputs)
-        times.append(time.perf_counter() - t0)
-    return round(1000 * float(np.median(times)) / batch_size, 3)
-
-
-# ------------------------------------------------------------------------------------------------
-# The comparison (paper Table 5 / Figure 2 on MotionShapes)
-# ------------------------------------------------------------------------------------------------
-
-# (row name, preset, overrides). T-conv at beta 1/4 is the default SlowFast (slowfast_tiny).
-COMPARISON_RUNS: tuple[tuple[str, str, dict], ...] = (
-    ("Slow-only", "slow_tiny", {}),
-    ("Fast-only", "fast_tiny", {}),
-    ("SlowFast, no lateral", "slowfast_tiny", {"fusion": "none"}),
-    ("SlowFast, TtoC sum", "slowfast_tiny", {"fusion": "ttoc_sum"}),
-    ("SlowFast, TtoC concat", "slowfast_tiny", {"fusion": "ttoc_concat"}),
-    ("SlowFast, T-sample", "slowfast_tiny", {"fusion": "t_sample"}),
-    ("SlowFast, T-conv (beta 1/4)", "slowfast_tiny", {}),
-    ("SlowFast, T-conv, beta 1/8", "slowfast_tiny", {"beta_inv": 8}),
-    ("SlowFast, T-conv, beta 1/16", "slowfast_tiny", {"beta_inv": 16}),
-    # width 16 / 32 leaves no Fast channels: the 1/32 point doubles the Slow width.
-    ("SlowFast, T-conv, beta 1/32 (width 32)", "slowfast_tiny", {"beta_inv": 32, "width": 32}),
-)
-
-
-_COSMETIC = ("progress", "log_every")  # config fields that do not change a run's result
-
-
-def result_row(lead: dict, model_config: dict, test: dict, cost, tail: dict) -> dict:
-    """One row of a results table: `lead` (name...), the model's pathways / fusion / beta / width,
-    its test accuracy per group, its exact cost (a `Complexity`), then `tail` (timings...)."""
-    return {
-        **lead,
-        **{k: model_config[k] for k in ("pathways", "fusion", "beta_inv", "width")},
-        "accuracy": test["accuracy"],
-        "groups": test["groups"],
-        "test_seed": test["seed"],
-        "test_clips": test["clips"],
-        "macs": cost.macs,
-        "params": cost.params,
-        "macs_by_part": cost.by_part,
-        **tail,
-    }
-
-
-def compare(
-    base: TrainConfig,
-    out_dir: str | os.PathLike = "runs/compare",
-    results: str | os.PathLike = "data_samples/results/motionshapes_comparison",
-    runs: tuple[tuple[str, str, dict], ...] = COMPARISON_RUNS,
-    resume: bool = True,
-    command: str | None = None,
-) -> list[dict]:
-    """Train every run of `runs` with the settings of `base`, evaluate each on the test split, and
-    write the table to `results`.json / .md and the accuracy / complexity figure to `results`.png.
-    A run whose record already exists is not trained again (`resume`), so a long comparison can be
-    run in pieces.
-
-    Each row: name, preset, overrides, accuracy, groups, per_class, macs, params, cpu_ms_per_clip,
-    train_time_s.
-    CPU times are measured for all rows together at the end, on `base.threads` threads.
-    """
-    out_dir = Path(out_dir)
-    rows, checkpoints = [], []
-    for name, preset, overrides in runs:
-        slug = name.lower().replace(" ", "_").replace(",", "").replace("/", "-")
-        slug = "".join(ch for ch in slug if ch.isalnum() or ch in "_-+")
-        cfg = dataclasses.replace(
-            base,
-            model=preset,
-            overrides=dict(overrides),
-            out=str(out_dir / f"{slug}.pt"),
-            record=None,
-        )
-        record_path = out_dir / f"{slug}.json"
-        record = None
-        if resume and record_path.is_file():
-            old = json.loads(record_path.read_text())
-            want = json.loads(json.dumps(dataclasses.asdict(cfg)))
-            have = old.get("config", {})
-            if all(have.get(k) == v for k, v in want.items() if k not in _COSMETIC):
-                record = old
-        if record is None:
-            print(f"== {name}", file=sys.stderr)
-            record = train(cfg, command=command).record
-            write_json(record, record_path)
-        task = TaskConfig(**record["task"])
-        c = complexity(preset, crop_size=task.size, **overrides)
-        rows.append(
-            result_row(
-                {"name": name, "preset": preset, "overrides": overrides},
-                record["model_config"],
-                record["test"],
-                c,
-                {
-                    "per_class": record.get("test_detail", {}).get("per_class"),
-                    "train_time_s": record["train_time_s"],
-                    "train_load": record["machine"],
-                },
-            )
-        )
-        checkpoints.append(cfg.out)
-    # Time every row in one pass after all training, on base.threads threads: timings taken
-    # right after each run would mix machine states (other runs, other jobs) between rows.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(base.threads)
-    try:
-        for row, path in zip(rows, checkpoints, strict=True):
-            model = load_model(path)
-            row["cpu_ms_per_clip"] = cpu_ms_per_clip(model, task_of(model))
-            row["cpu_load_at_timing"] = machine_load()
-    finally:
-        torch.set_num_threads(threads)
-    payload = {
-        "task": "MotionShapes",
-        "command": command,
-        "base_config": dataclasses.asdict(base),
-        "rows": rows,
-    }
-    results = Path(results)
-    write_json(payload, results.with_suffix(".json"))
-    results.with_suffix(".md").write_text(comparison_markdown(rows, command, base) + "\n")
-    from .viz import accuracy_complexity_figure  # matplotlib only when a table is written
-
-    accuracy_complexity_figure(rows).savefig(results.with_suffix(".png"), dpi=100)
-    return rows
-
-
-def checkpoint_rows(paths: list[str | os.PathLike], timing: bool = True) -> list[dict]:
-    """Comparison rows (as `compare` makes them) for trained checkpoints, from their recorded test
-    accuracy: no training. Multiply-adds and params at the task's frame size; CPU time measured now.
-    """
-    rows = []
-    for path in paths:
-        model = load_model(path)
-        meta, cfg = model.checkpoint_meta, model.config
-        task = TaskConfig(**meta["task"])
-        c = complexity(cfg, crop_size=task.size)
-        name = {"slowfast": f"SlowFast ({cfg.fusion}, beta 1/{cfg.beta_inv})", "slow": "Slow-only",
-                "fast": "Fast-only"}[cfg.pathways]  # fmt: skip
-        rows.append(
-            result_row(
-                {"name": name, "checkpoint": str(path)},
-                dataclasses.asdict(cfg),
-                meta["test"],
-                c,
-                {
-                    "cpu_ms_per_clip": cpu_ms_per_clip(model, task) if timing else None,
-                    "cpu_load_at_timing": machine_load(),
-                    "train_time_s": meta["train_time_s"],
-                    "train_load": meta.get("machine"),
-                    "command": meta.get("command"),
-                },
-            )
-        )
-    return rows
-
-
-def _timing_words(rows: list[dict], key: str) -> str:
-    """'on N thread(s) of a C-core machine at load average a-b' from the rows' machine records."""
-    loads = [r[key] for r in rows if r.get(key)]
-    if not loads:
-        return "machine state not recorded"
-    threads = sorted({m.get("threads") for m in loads})
-    averages = [m["loadavg_1m"] for m in loads if m.get("loadavg_1m") is not None]
-    words = (
-        f"on {'/'.join(map(str, threads))} thread(s) of a {loads[0].get('cpu_count')}-core machine"
-    )
-    if averages:
-        words += f" at load average {min(averages):.1f}-{max(averages):.1f}"
-    return words
-
-
-def comparison_markdown(
-    rows: list[dict], command: str | None = None, base: TrainConfig | None = None
-) -> str:
-    """The comparison as a Markdown table (accuracy in %, MACs in millions per clip); `base`, the
-    runs' common training settings, adds a line that states them."""
-    head = (
-        "| model | overall | appearance | motion | appearance+motion | MMACs | params | "
-        "CPU ms/clip | train s |\n|---|---|---|---|---|---|---|---|---|"
-    )
-    lines = [head]
-    for r in rows:
-        g = r["groups"]
-        lines.append(
-            f"| {r['name']} | {100 * r['accuracy']:.1f} | {100 * g['appearance']:.1f} | "
-            f"{100 * g['motion']:.1f} | {100 * g['appearance+motion']:.1f} | {r['macs'] / 1e6:.1f} | "
-            f"{r['params'] / 1e3:.0f}k | {r['cpu_ms_per_clip']:.2f} | {r['train_time_s']:.0f} |"
-        )
-    note = ""
-    if rows:
-        note = (
-            f"\n\nTest split: seed {rows[0]['test_seed']}, {rows[0]['test_clips']} clips. Chance within a "
-            "group: appearance 1/3, motion 1/3, appearance+motion 1/4. MMACs and params are exact "
-            "(`sfl.complexity` at the clips' size)."
-            f"\n\nCPU ms/clip: {_timing_words(rows, 'cpu_load_at_timing')}; median of 5 forwards at "
-            f"batch 8. Train s: wall time of each run, clip rendering included, "
-            f"{_timing_words(rows, 'train_load')}."
-        )
-    if base is not None:
-        note += (
-            f"\n\nTraining, every row: {base.steps} steps, batch {base.batch_size}, {base.optimizer} "
-            f"lr {base.lr:g}, {base.train_clips} clips of split seed {base.seed}, initialisation "
-            f"seed {base.seed}."
-        )
-    if command:
-        note += f"\n\nReproduce: `{command}`"
-    return "\n".join(lines) + note
-
-
 def command_line() -> str:
     """The command that started this process, for records and checkpoint meta."""
     argv = sys.argv[:]
@@ -652,15 +427,10 @@ def command_line() -> str:
 
 __all__ = [
     "CLASSES",
-    "COMPARISON_RUNS",
     "GROUPS",
     "TrainConfig",
     "TrainResult",
     "accuracy_report",
-    "checkpoint_rows",
-    "compare",
-    "comparison_markdown",
-    "cpu_ms_per_clip",
     "dist_env",
     "evaluate",
     "evaluate_checkpoint",

@@ -1,13 +1,11 @@
-"""Interactive panels (ipywidgets). Lesson 05 and the classroom app use `AlphaBetaExplorer`.
+"""Lesson 05 and the classroom app: the alpha / beta explorer (`AlphaBetaExplorer`, ipywidgets).
 
-Every number a panel shows comes from a small pure function in the first half of this file
-(explorer state -> cost rows, shape rows, chart points); those are unit-tested on their values
-(tests/test_viz_explorer.py), and the panel only wires widgets to them (tests/test_widgets.py).
+Every number the panel shows comes from a small pure function in the first half of this file
+(explorer state -> cost rows, shape rows, chart points), unit-tested on its values; the panel only
+wires widgets to them. Its chart (`explorer_chart`, plotly) is at the end.
 
-    from slowfast_lab.widgets import AlphaBetaExplorer
+    from slowfast_lab.lessons.l05_explorer import AlphaBetaExplorer
     AlphaBetaExplorer().show()          # in a notebook, or served by Voila (`make classroom`)
-
-Nothing in the library imports this module.
 """
 
 from __future__ import annotations
@@ -20,24 +18,163 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .complexity import PARTS, Complexity, complexity
-from .config import FUSIONS, PRESETS, SlowFastConfig, get_config, lateral_channels, pathway_spec
+from .. import paper
+from ..complexity import PARTS, Complexity, complexity
+from ..config import (
+    FUSIONS,
+    PRESETS,
+    SlowFastConfig,
+    get_config,
+    lateral_channels,
+    pathway_spec,
+)
+from ..model import build_model, dummy_inputs
+from ..timing import default_device, time_call
+from ..train import TrainConfig, train
+from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, pick
 
-# Paper Table 5b: SlowFast 4x16 R50 on Kinetics-400, beta_inv -> (top-1 %, GFLOPs of one 256^2 view).
-PAPER_TABLE_5B = {
-    4: (75.6, 54.5),
-    6: (75.8, 41.8),
-    8: (75.6, 36.1),
-    12: (75.2, 32.8),
-    16: (75.1, 30.6),
-    32: (74.2, 28.6),
-}
+
+def explorer_chart(points: dict, runs: list[dict] | None = None):
+    """The explorer's chart (plotly), three panels side by side:
+
+    1. Kinetics-400 top-1 against GFLOPs: paper Table 5b as printed (grey), our computed GFLOPs for
+       the same betas at the paper's accuracy (orange), and this configuration (a star where the paper
+       ran it, else a dashed line at its GFLOPs: its accuracy is unknown);
+    2. measured forward time per clip against GFLOPs ("measure" runs);
+    3. MotionShapes accuracy of the small model ("train" runs) against its GFLOPs.
+
+    `points` comes from `widgets.chart_points`, `runs` are the explorer's run dicts. The traces are
+    always the same six (paper, ours, current star, current line, measured, trained), so a widget
+    moves them with `update_explorer_chart` instead of building a new figure.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        column_widths=[0.5, 0.25, 0.25],
+        subplot_titles=(
+            "Kinetics-400 top-1 vs cost (SlowFast 4x16 R50)",
+            "measured forward time",
+            "MotionShapes accuracy (small model)",
+        ),
+    )
+    paper, ours = points.get("paper", []), points.get("ours", [])
+    traces = [
+        (
+            go.Scatter(
+                x=[p.gflops for p in paper],
+                y=[p.top1 for p in paper],
+                mode="markers+text",
+                text=[p.label.split(" ")[0].replace("beta=", "") for p in paper],
+                textposition="top center",
+                marker={"color": "#7f7f7f", "size": 9, "symbol": "circle-open"},
+                name="paper Table 5b (as printed)",
+                hovertext=[p.label for p in paper],
+                hovertemplate="%{hovertext}<br>%{x:.1f} GFLOPs, top-1 %{y}%<extra></extra>",
+            ),
+            1,
+        ),
+        (
+            go.Scatter(
+                x=[p.gflops for p in ours],
+                y=[p.top1 for p in ours],
+                mode="lines+markers",
+                marker={"color": FAST_COLOR, "size": 7},
+                line={"color": FAST_COLOR, "width": 1},
+                name="our GFLOPs count (paper's accuracy)",
+                hovertext=[p.label for p in ours],
+                hovertemplate="%{hovertext}<br>%{x:.2f} GFLOPs, paper top-1 %{y}%<extra></extra>",
+            ),
+            1,
+        ),
+        (
+            go.Scatter(
+                mode="markers",
+                marker={"color": SLOW_COLOR, "size": 16, "symbol": "star"},
+                name="this configuration (paper ran it)",
+                hovertemplate="this configuration<br>%{x:.2f} GFLOPs, paper top-1 %{y}%"
+                "<extra></extra>",
+            ),
+            1,
+        ),
+        (
+            go.Scatter(
+                mode="lines",
+                line={"color": SLOW_COLOR, "dash": "dash"},
+                name="this configuration (accuracy unknown)",
+                hovertemplate="this configuration: %{x:.2f} GFLOPs<extra></extra>",
+            ),
+            1,
+        ),
+        (
+            go.Scatter(
+                mode="markers",
+                marker={"color": SLOW_COLOR, "size": 9},
+                name="measured (ms per clip)",
+                hovertemplate="%{hovertext}<br>%{x:.2f} GFLOPs, %{y:.1f} ms<extra></extra>",
+            ),
+            2,
+        ),
+        (
+            go.Scatter(
+                mode="markers",
+                marker={"color": LATERAL_COLOR, "size": 9},
+                name="trained (MotionShapes %)",
+                hovertemplate="%{hovertext}<br>%{x:.3f} GFLOPs, accuracy %{y:.1f}%<extra></extra>",
+            ),
+            3,
+        ),
+    ]
+    for trace, col in traces:
+        fig.add_trace(trace, row=1, col=col)
+    fig.update_xaxes(title_text="GFLOPs (multiply-adds, one view)", row=1, col=1)
+    fig.update_yaxes(title_text="top-1 % (paper)", row=1, col=1)
+    fig.update_xaxes(title_text="GFLOPs", row=1, col=2)
+    fig.update_yaxes(title_text="ms per clip", rangemode="tozero", row=1, col=2)
+    fig.update_xaxes(title_text="GFLOPs (small model)", row=1, col=3)
+    fig.update_yaxes(title_text="accuracy %", range=[0, 105], row=1, col=3)
+    fig.update_layout(
+        height=400,
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    fig.update_annotations(font_size=11)
+    return update_explorer_chart(fig, points, runs)
+
+
+def update_explorer_chart(fig, points: dict, runs: list[dict] | None = None):
+    """Move the current configuration and the runs on a figure made by `explorer_chart`, in place
+    (much faster than building a new figure); returns the figure."""
+    runs = runs or []
+    star, line, measured_trace, trained_trace = fig.data[2:6]
+    current = points.get("current", [])
+    known = [p for p in current if p.top1 is not None]
+    unknown = [p for p in current if p.top1 is None]
+    star.x, star.y = [p.gflops for p in known], [p.top1 for p in known]
+    line.x = [unknown[0].gflops] * 2 if unknown else []
+    line.y = [73.5, 76.5] if unknown else []
+    measured = [r for r in runs if r["kind"] == "measure"]
+    trained = [r for r in runs if r["kind"] == "train"]
+    measured_trace.x = [r["gflops"] for r in measured]
+    measured_trace.y = [r["ms"] for r in measured]
+    measured_trace.hovertext = [f"{r['label']} on {r['device']}" for r in measured]
+    trained_trace.x = [r["gflops"] for r in trained]
+    trained_trace.y = [100 * r["accuracy"] for r in trained]
+    trained_trace.hovertext = [f"{r['label']}, {r['budget']}" for r in trained]
+    return fig
+
+
+def paper_5b() -> list[tuple[int, tuple[float, float, str]]]:
+    """Paper Table 5b as (beta_inv, (top-1 %, GFLOPs, source)) pairs, in the table's order."""
+    return [(b, (r.top1, r.gflops, r.source)) for b, r in paper.TABLE_5B.items()]
+
+
 BETA_CHOICES = (2, 4, 6, 8, 12, 16, 32, 64)
-CROP_CHOICES = (64, 96, 112, 128, 160, 224, 256, 288, 320)
 
-# ------------------------------------------------------------------------------------------------
-# Pure functions: explorer state -> what the panel shows
-# ------------------------------------------------------------------------------------------------
+
+CROP_CHOICES = (64, 96, 112, 128, 160, 224, 256, 288, 320)
 
 
 @dataclass(frozen=True)
@@ -216,9 +353,7 @@ class ChartPoint:
 
 def paper_points() -> list[ChartPoint]:
     """Paper Table 5b as printed: (GFLOPs, top-1) of SlowFast 4x16 R50 for each beta."""
-    return [
-        ChartPoint(f"beta=1/{b} (paper)", g, acc, "paper") for b, (acc, g) in PAPER_TABLE_5B.items()
-    ]
+    return [ChartPoint(f"beta=1/{b} (paper)", g, acc, "paper") for b, (acc, g, _) in paper_5b()]
 
 
 @functools.lru_cache(maxsize=8)
@@ -230,7 +365,7 @@ def _our_points(crop: int) -> tuple[ChartPoint, ...]:
             acc,
             "ours",
         )
-        for b, (acc, _) in PAPER_TABLE_5B.items()
+        for b, (acc, _, _) in paper_5b()
     )
 
 
@@ -246,7 +381,7 @@ def beta_rows(crop: int = 256, **overrides) -> list[dict]:
     """Paper Table 5b beside our count: per beta, our GFLOPs, the paper's GFLOPs and top-1, and the
     Fast pathway's GFLOPs and share (SlowFast 4x16 R50 unless `overrides` change it)."""
     rows = []
-    for b, (acc, paper_g) in PAPER_TABLE_5B.items():
+    for b, (acc, paper_g, _) in paper_5b():
         c = complexity("slowfast_4x16_r50", crop_size=crop, beta_inv=b, **overrides)
         rows.append(
             {
@@ -277,7 +412,9 @@ def current_point(ev: Evaluation) -> ChartPoint | None:
         and cfg.fusion_kernel == 5
     )
     top1 = (
-        PAPER_TABLE_5B[cfg.beta_inv][0] if paper_model and cfg.beta_inv in PAPER_TABLE_5B else None
+        paper.TABLE_5B[cfg.beta_inv].top1
+        if paper_model and cfg.beta_inv in paper.TABLE_5B
+        else None
     )
     return ChartPoint("this configuration", ev.cost.gflops, top1, "current")
 
@@ -303,13 +440,6 @@ def summary_text(ev: Evaluation) -> str:
     return "; ".join(parts)
 
 
-def model_inputs(cfg: SlowFastConfig, crop: int, batch: int = 1) -> tuple[torch.Tensor, ...]:
-    """Zero clips for a config: (slow, fast), (slow,) or (fast,), each [batch, 3, t, crop, crop]."""
-    slow = torch.zeros(batch, 3, cfg.T, crop, crop)
-    fast = torch.zeros(batch, 3, cfg.fast_frames, crop, crop)
-    return {"slowfast": (slow, fast), "slow": (slow,), "fast": (fast,)}[cfg.pathways]
-
-
 @torch.no_grad()
 def measure_forward(
     cfg: SlowFastConfig,
@@ -322,30 +452,21 @@ def measure_forward(
 
     `progress(step, total, what)` is called after each step (build, warm-up, every repeat).
     """
-    from .lesson import device as default_device
-    from .model import build_model
-
     dev = torch.device(device) if device is not None else default_device()
     total = repeats + 2
     report = progress or (lambda *_: None)
     model = build_model(cfg).eval().to(dev)
     report(1, total, "built")
-    inputs = tuple(x.to(dev) for x in model_inputs(cfg, crop))
+    inputs = dummy_inputs(model, crop)
     model(*inputs)
     report(2, total, "warm-up")
     times = []
-    for i in range(repeats):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        start = time.perf_counter()
-        model(*inputs)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        times.append(1000 * (time.perf_counter() - start))
+    for i in range(repeats):  # one timed forward at a time, so the progress bar moves
+        times += time_call(lambda: model(*inputs), dev, warmup=0, iters=1, repeats=1)
         report(3 + i, total, f"run {i + 1}/{repeats}")
     times.sort()
     return {
-        "ms": times[len(times) // 2],
+        "ms": 1000 * times[len(times) // 2],
         "device": str(dev),
         "gflops": complexity(cfg, crop_size=crop).gflops,
         "params": sum(p.numel() for p in model.parameters()),
@@ -375,10 +496,6 @@ def run_label(kind: str, state: ExplorerState) -> str:
         f"{state.crop}^2"
     )
 
-
-# ------------------------------------------------------------------------------------------------
-# HTML tables (strings: cheap to rebuild on every change; numbers carry data-value attributes)
-# ------------------------------------------------------------------------------------------------
 
 _TABLE_STYLE = (
     "<style>.sfl-t{border-collapse:collapse;font-size:13px}"
@@ -450,11 +567,6 @@ def runs_table_html(runs: list[dict]) -> str:
     return "".join(out)
 
 
-# ------------------------------------------------------------------------------------------------
-# The panel
-# ------------------------------------------------------------------------------------------------
-
-
 class AlphaBetaExplorer:
     """Widgets for alpha, beta, tau, T, crop, depth, fusion and preset; on every change the cost
     split, Fast share, shape table and the accuracy / complexity chart update (analytic, < 100 ms).
@@ -476,8 +588,6 @@ class AlphaBetaExplorer:
         test_clips: int | None = None,
     ):
         import ipywidgets as w
-
-        from .lesson import pick
 
         self._w = w
         self._busy = False
@@ -627,8 +737,6 @@ class AlphaBetaExplorer:
     def _draw_chart(self) -> None:
         from IPython.display import display
 
-        from .viz import explorer_chart, update_explorer_chart
-
         points = chart_points(self.evaluation)
         if self.figure is None:
             self.figure = explorer_chart(points, self.runs)
@@ -761,18 +869,8 @@ def train_small_model(
     `slowfast_lab.train` and evaluate it on a fresh split. Returns {"accuracy", "groups", "gflops",
     "train_time_s", "clip_size"}. tqdm progress bars show when `progress`.
     """
-    from .lesson import pick
-    from .train import TrainConfig, train
-
-    base = get_config("slowfast_tiny")
-    overrides = {
-        k: getattr(cfg, k)
-        for k in ("alpha", "beta_inv", "tau", "T", "fusion", "width", "fusion_kernel")
-        if getattr(cfg, k) != getattr(base, k)
-    }
     run = TrainConfig(
-        model="slowfast_tiny",
-        overrides=overrides,
+        model=cfg,
         seed=seed,
         steps=steps,
         batch_size=16,

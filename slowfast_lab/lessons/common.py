@@ -1,11 +1,31 @@
-"""Helpers every lesson uses: fast mode, the device, the opening banner, and learner questions."""
+"""What every lesson uses: fast mode, the device, the opening banner, learner questions, tables
+for a learner (`rows_to_frame`, `display_number`) and the pathway colours of every figure."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from fractions import Fraction
 
 import torch
+
+from ..colors import FAST_COLOR, LATERAL_COLOR, PART_COLORS, SLOW_COLOR
+from ..timing import default_device
+
+__all__ = [
+    "FAST_COLOR",
+    "LATERAL_COLOR",
+    "PART_COLORS",
+    "SLOW_COLOR",
+    "Question",
+    "banner",
+    "device",
+    "device_name",
+    "display_number",
+    "fast_mode",
+    "pick",
+    "rows_to_frame",
+]
 
 
 def fast_mode() -> bool:
@@ -19,8 +39,8 @@ def pick(fast: object, full: object) -> object:
 
 
 def device() -> torch.device:
-    """The GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The GPU when there is one, else the CPU (`timing.default_device`)."""
+    return default_device()
 
 
 def device_name(dev: torch.device | None = None) -> str:
@@ -88,3 +108,26 @@ class Question:
         else:
             children.append(reveal)
         return w.VBox([*children, out])
+
+
+def display_number(value: object) -> object:
+    """How a table cell reads best: 8.0 -> '8', 0.125 -> '1/8', 36.1046 -> '36.1'; other values as
+    they are."""
+    if not isinstance(value, float) or value != value:  # not a float, or NaN
+        return value
+    if value.is_integer():
+        return f"{int(value):,}"
+    fraction = Fraction(value).limit_denominator(64)
+    if 0 < abs(value) < 1 and float(fraction) == value:
+        return f"{fraction.numerator}/{fraction.denominator}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def rows_to_frame(rows: list[dict]):
+    """Rows as a DataFrame for a lesson: floats formatted by `display_number` (ints stay ints),
+    and blank index labels instead of 0, 1, 2, ... that mean nothing to a learner."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows).map(display_number)
+    frame.index = [""] * len(frame)
+    return frame

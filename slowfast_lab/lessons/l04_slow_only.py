@@ -1,0 +1,97 @@
+"""Lesson 04, Slow-only versus SlowFast on MotionShapes: per-group accuracy and confusion matrices
+(the shipped checkpoints and the recorded comparison are read by `slowfast_lab.results`)."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from ..synthetic import CLASSES
+from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR
+
+
+def group_accuracy_rows(reports: dict[str, dict]) -> list[dict]:
+    """Per model and MotionShapes group: accuracy and chance, from `train.evaluate` reports."""
+    rows = []
+    for name, rep in reports.items():
+        chance = rep.get("chance_within_group", {})
+        for group, acc in rep["groups"].items():
+            rows.append(
+                {"model": name, "group": group, "accuracy": acc, "chance": chance.get(group)}
+            )
+    return rows
+
+
+def confusion_block(confusion, class_names, group: str) -> tuple[list[list[int]], list[str]]:
+    """The confusion matrix restricted to one group's classes (rows: true, columns: predicted)."""
+    idx = [i for i, c in enumerate(CLASSES) if c.group == group]
+    return [[confusion[i][j] for j in idx] for i in idx], [class_names[i] for i in idx]
+
+
+def group_accuracy_figure(rows: list[dict], title: str = "") -> Figure:
+    """Accuracy per MotionShapes group, one bar per model, chance as a dashed line (rows from
+    `group_accuracy_rows`)."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(models)
+    palette = [SLOW_COLOR, LATERAL_COLOR, FAST_COLOR, "#9467bd", "#8c564b"]
+    for m, model in enumerate(models):
+        for g, group in enumerate(groups):
+            r = next(r for r in rows if r["model"] == model and r["group"] == group)
+            x = g - 0.4 + width * (m + 0.5)
+            ax.bar(
+                [x],
+                [100 * r["accuracy"]],
+                width=width * 0.95,
+                color=palette[m % len(palette)],
+                label=model if g == 0 else None,
+            )
+            ax.annotate(
+                f"{100 * r['accuracy']:.0f}",
+                (x, 100 * r["accuracy"]),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
+            if r.get("chance") and m == 0:
+                ax.hlines(
+                    100 * r["chance"], g - 0.45, g + 0.45, colors="k", linestyles="--", linewidth=1
+                )
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 110)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(
+        title or "MotionShapes accuracy per group (dashed: chance within the group)", fontsize=10
+    )
+    return fig
+
+
+def confusion_figure(confusion, class_names, title: str = "") -> Figure:
+    """A confusion matrix (rows: true class, columns: predicted), counts written in the cells."""
+    n = len(class_names)
+    fig = Figure(figsize=(1.2 + 0.55 * n, 1.0 + 0.5 * n), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(confusion, cmap="Blues")
+    top = max(max(row) for row in confusion) or 1
+    for i in range(n):
+        for j in range(n):
+            v = confusion[i][j]
+            if v:
+                ax.text(
+                    j,
+                    i,
+                    str(v),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v > top / 2 else "black",
+                )
+    ax.set_xticks(range(n), class_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(n), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    return fig

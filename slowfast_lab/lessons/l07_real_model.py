@@ -1,0 +1,176 @@
+"""Lesson 07, the real model: top-k of the official 8x8 R50 on a real video, scores clip by clip,
+the forward time per stage and pathway, throughput against the hardware's peak, and how time and
+memory grow with frames, crop and batch (measured by `timing` and `bench`)."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR
+
+RANDOM_TITLE = "RANDOM WEIGHTS - NOT A PREDICTION"
+
+
+def topk_figure(tops: dict[str, list[dict]], random: bool = False, title: str = "") -> Figure:
+    """Top-k classes per model side by side (rows from `recognize.topk_rows`), scores as bars.
+    With `random`, the title says first that the weights are random."""
+    fig = Figure(figsize=(5 * len(tops), 0.45 * max(len(t) for t in tops.values()) + 1.2))
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, len(tops), squeeze=False)[0]
+    colors = [
+        SLOW_COLOR if "slow" in n.lower() and "fast" not in n.lower() else FAST_COLOR for n in tops
+    ]
+    for ax, (name, rows), color in zip(axes, tops.items(), colors, strict=True):
+        labels = [r["class"] for r in rows][::-1]
+        scores = [r["score"] for r in rows][::-1]
+        ax.barh(range(len(rows)), scores, color=color)
+        ax.set_yticks(range(len(rows)), labels, fontsize=9)
+        ax.set_xlim(0, max(1e-3, max(scores) * 1.25))
+        for y, s in enumerate(scores):
+            ax.text(s, y, f" {s:.3f}", va="center", fontsize=8)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("score (softmax averaged over views)")
+    head = f"{RANDOM_TITLE}: untrained network, the scores mean nothing\n" if random else ""
+    fig.suptitle(head + title, fontsize=11, color="red" if random else "black")
+    return fig
+
+
+def clip_scores_figure(data: dict, title: str = "") -> Figure:
+    """Per-clip scores over time (data from `recognize.clip_score_rows`): one line per class."""
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    for name, ys in data["series"].items():
+        ax.plot(data["times"], ys, marker="o", label=name)
+    ax.set_xlabel("clip centre (s)")
+    ax.set_ylabel("score (crops averaged)")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    head = f"{RANDOM_TITLE}\n" if data.get("random") else ""
+    ax.set_title(
+        head + (title or "scores of the video's top classes, clip by clip"),
+        fontsize=10,
+        color="red" if data.get("random") else "black",
+    )
+    return fig
+
+
+def stage_time_figure(stages: list[dict], parts: list[dict], title: str = "") -> Figure:
+    """Where the time goes: per module, share of the forward time beside share of the
+    multiply-adds (rows from `timing.stage_rows`); per part, measured time share beside
+    `complexity`'s share (rows from `timing.part_rows`)."""
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[2.2, 1])
+    names = [r["module"] for r in stages]
+    y = list(range(len(stages)))[::-1]
+    left.barh(
+        [v + 0.2 for v in y],
+        [100 * r["time share"] for r in stages],
+        height=0.4,
+        color=[PART_COLORS.get(r["part"], "0.5") for r in stages],
+        label="time",
+    )
+    left.barh(
+        [v - 0.2 for v in y],
+        [100 * r["MAC share"] for r in stages],
+        height=0.4,
+        color="none",
+        edgecolor="k",
+        hatch="//",
+        label="multiply-adds",
+    )
+    left.set_yticks(y, names, fontsize=8)
+    left.set_xlabel("% of the forward (filled: time; hatched: multiply-adds)")
+    left.legend(fontsize=8, loc="lower right")
+    left.set_title(title or "per stage and pathway", fontsize=10)
+    x = range(len(parts))
+    right.bar(
+        [i - 0.2 for i in x],
+        [100 * r["time share"] for r in parts],
+        width=0.4,
+        color=[PART_COLORS.get(r["part"], "0.5") for r in parts],
+        label="time (measured)",
+    )
+    right.bar(
+        [i + 0.2 for i in x],
+        [100 * r["MAC share (complexity)"] for r in parts],
+        width=0.4,
+        color="none",
+        edgecolor="k",
+        hatch="//",
+        label="multiply-adds (complexity)",
+    )
+    right.set_xticks(list(x), [r["part"] for r in parts])
+    right.set_ylabel("% of the forward")
+    right.legend(fontsize=8)
+    right.set_title("per part", fontsize=10)
+    return fig
+
+
+def cost_growth_figure(rows: list[dict], title: str = "") -> Figure:
+    """Forward time (top) and peak memory (bottom) against T, crop size and batch: measured
+    (dots) beside complexity's prediction scaled from the smallest point (dashed); rows from
+    `timing.cost_growth`."""
+    axes_names = [a for a in ("T", "crop", "batch") if any(r["axis"] == a for r in rows)]
+    fig = Figure(figsize=(3.6 * len(axes_names), 5.4), layout="constrained")
+    grid = fig.subplots(2, len(axes_names), squeeze=False)
+    labels = {
+        "T": "T (Slow frames; Fast sees alpha T)",
+        "crop": "crop size (pixels)",
+        "batch": "batch (clips)",
+    }
+    for col, axis in enumerate(axes_names):
+        sub = [r for r in rows if r["axis"] == axis]
+        xs = [r[axis] for r in sub]
+        for row, (key, unit) in enumerate(
+            (("ms", "forward time (ms)"), ("MB", "peak memory beyond weights (MB)"))
+        ):
+            ax = grid[row][col]
+            ax.plot(xs, [r[key] for r in sub], "o-", color=SLOW_COLOR, label="measured")
+            ax.plot(
+                xs, [r[f"predicted {key}"] for r in sub], "--", color="0.4", label="∝ multiply-adds"
+            )
+            ax.set_xticks(xs)
+            ax.set_ylim(bottom=0)
+            if col == 0:
+                ax.set_ylabel(unit)
+            if row == 1:
+                ax.set_xlabel(labels[axis])
+            if row == 0 and col == 0:
+                ax.legend(fontsize=8)
+    fig.suptitle(title or "how cost grows: measured vs complexity's prediction", fontsize=11)
+    return fig
+
+
+def throughput_figure(rows: list[dict], peaks: dict[str, float], title: str = "") -> Figure:
+    """Achieved multiply-adds per second of each benchmark row (from `bench.run`'s results)
+    against the device's measured matmul peak of the same precision (dashed lines)."""
+    ok = [r for r in rows if "error" not in r]
+    fig = Figure(figsize=(9, 0.45 * len(ok) + 1.6), layout="constrained")
+    ax = fig.add_subplot()
+    labels = [
+        f"{r['preset']} {r['impl'] if r['impl'] != 'ours' else ''} {r['mode']} b{r['batch']} "
+        f"{r['precision']}{' CL' if r['channels_last'] else ''}{' compile' if r['compiled'] else ''}"
+        for r in ok
+    ]
+    y = list(range(len(ok)))[::-1]
+    colors = [FAST_COLOR if r["precision"] == "bf16" else SLOW_COLOR for r in ok]
+    ax.barh(y, [r["achieved_macs_per_s"] / 1e9 for r in ok], color=colors)
+    for v, r in zip(y, ok, strict=True):
+        ax.text(
+            r["achieved_macs_per_s"] / 1e9,
+            v,
+            f" {r['clips_per_s']:.3g} clips/s, {r['peak_fraction']:.1%} of peak",
+            va="center",
+            fontsize=8,
+        )
+    for precision, peak in peaks.items():
+        color = FAST_COLOR if precision == "bf16" else SLOW_COLOR
+        ax.axvline(peak / 1e9, ls="--", color=color, label=f"{precision} matmul peak (measured)")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xscale("log")
+    values = [r["achieved_macs_per_s"] / 1e9 for r in ok] + [p / 1e9 for p in peaks.values()]
+    if values:
+        ax.set_xlim(min(values) / 3, max(values) * 3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel("multiply-adds per second (G, log scale)")
+    ax.set_title(title or "achieved vs measured matmul peak", fontsize=10)
+    return fig

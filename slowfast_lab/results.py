@@ -1,0 +1,399 @@
+"""The MotionShapes comparison (paper Table 5 / Figure 2 on our synthetic task): run it, write it,
+read it back, plot it.
+
+`compare` trains every row of `COMPARISON_RUNS` with `train.train` and writes the table
+(`data_samples/results/motionshapes_comparison.{json,md,png}`); `checkpoint_rows` makes rows from
+trained checkpoints; `comparison_rows`, `recorded_rows`, `shipped_models`, `find_checkpoint` read
+the recorded tables and shipped checkpoints back for the lessons; `accuracy_complexity_figure`
+draws the table beside the paper's Figure 2 points (`paper.FIGURE2_POINTS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from .colors import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR
+from .complexity import complexity
+from .config import get_config
+from .model import VideoNet, dummy_inputs
+from .paper import FIGURE2_POINTS
+from .paths import REPO
+from .synthetic import TaskConfig
+from .timing import time_call
+from .train import TrainConfig, machine_load, task_of, train, write_json
+from .weights import load_model
+
+
+@torch.no_grad()
+def cpu_ms_per_clip(
+    model: VideoNet, task: TaskConfig, batch_size: int = 8, repeats: int = 5
+) -> float:
+    """Median inference time per clip (ms) on the CPU at `batch_size`, after one warm-up."""
+    model = model.cpu().eval()
+    inputs = dummy_inputs(model, task.size, batch_size, T=task.T, seed=0)
+    times = time_call(lambda: model(*inputs), "cpu", warmup=1, iters=1, repeats=repeats)
+    return round(1000 * statistics.median(times) / batch_size, 3)
+
+
+# ------------------------------------------------------------------------------------------------
+# The comparison (paper Table 5 / Figure 2 on MotionShapes)
+# ------------------------------------------------------------------------------------------------
+
+# (row name, preset, overrides). T-conv at beta 1/4 is the default SlowFast (slowfast_tiny).
+COMPARISON_RUNS: tuple[tuple[str, str, dict], ...] = (
+    ("Slow-only", "slow_tiny", {}),
+    ("Fast-only", "fast_tiny", {}),
+    ("SlowFast, no lateral", "slowfast_tiny", {"fusion": "none"}),
+    ("SlowFast, TtoC sum", "slowfast_tiny", {"fusion": "ttoc_sum"}),
+    ("SlowFast, TtoC concat", "slowfast_tiny", {"fusion": "ttoc_concat"}),
+    ("SlowFast, T-sample", "slowfast_tiny", {"fusion": "t_sample"}),
+    ("SlowFast, T-conv (beta 1/4)", "slowfast_tiny", {}),
+    ("SlowFast, T-conv, beta 1/8", "slowfast_tiny", {"beta_inv": 8}),
+    ("SlowFast, T-conv, beta 1/16", "slowfast_tiny", {"beta_inv": 16}),
+    # width 16 / 32 leaves no Fast channels: the 1/32 point doubles the Slow width.
+    ("SlowFast, T-conv, beta 1/32 (width 32)", "slowfast_tiny", {"beta_inv": 32, "width": 32}),
+)
+
+
+_COSMETIC = ("progress", "log_every")  # config fields that do not change a run's result
+
+
+def result_row(lead: dict, model_config: dict, test: dict, cost, tail: dict) -> dict:
+    """One row of a results table: `lead` (name...), the model's pathways / fusion / beta / width,
+    its test accuracy per group, its exact cost (a `Complexity`), then `tail` (timings...)."""
+    return {
+        **lead,
+        **{k: model_config[k] for k in ("pathways", "fusion", "beta_inv", "width")},
+        "accuracy": test["accuracy"],
+        "groups": test["groups"],
+        "test_seed": test["seed"],
+        "test_clips": test["clips"],
+        "macs": cost.macs,
+        "params": cost.params,
+        "macs_by_part": cost.by_part,
+        **tail,
+    }
+
+
+def compare(
+    base: TrainConfig,
+    out_dir: str | os.PathLike = "runs/compare",
+    results: str | os.PathLike = "data_samples/results/motionshapes_comparison",
+    runs: tuple[tuple[str, str, dict], ...] = COMPARISON_RUNS,
+    resume: bool = True,
+    command: str | None = None,
+) -> list[dict]:
+    """Train every run of `runs` with the settings of `base`, evaluate each on the test split, and
+    write the table to `results`.json / .md and the accuracy / complexity figure to `results`.png.
+    A run whose record already exists is not trained again (`resume`), so a long comparison can be
+    run in pieces.
+
+    Each row: name, preset, overrides, accuracy, groups, per_class, macs, params, cpu_ms_per_clip,
+    train_time_s.
+    CPU times are measured for all rows together at the end, on `base.threads` threads.
+    """
+    out_dir = Path(out_dir)
+    rows, checkpoints = [], []
+    for name, preset, overrides in runs:
+        slug = name.lower().replace(" ", "_").replace(",", "").replace("/", "-")
+        slug = "".join(ch for ch in slug if ch.isalnum() or ch in "_-+")
+        cfg = dataclasses.replace(
+            base,
+            model=get_config(preset, **overrides),
+            out=str(out_dir / f"{slug}.pt"),
+            record=None,
+        )
+        record_path = out_dir / f"{slug}.json"
+        record = None
+        if resume and record_path.is_file():
+            old = json.loads(record_path.read_text())
+            want = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+            have = old.get("config", {})
+            if all(have.get(k) == v for k, v in want.items() if k not in _COSMETIC):
+                record = old
+        if record is None:
+            print(f"== {name}", file=sys.stderr)
+            record = train(cfg, command=command).record
+            write_json(record, record_path)
+        task = TaskConfig(**record["task"])
+        c = complexity(preset, crop_size=task.size, **overrides)
+        rows.append(
+            result_row(
+                {"name": name, "preset": preset, "overrides": overrides},
+                record["model_config"],
+                record["test"],
+                c,
+                {
+                    "per_class": record.get("test_detail", {}).get("per_class"),
+                    "train_time_s": record["train_time_s"],
+                    "train_load": record["machine"],
+                },
+            )
+        )
+        checkpoints.append(cfg.out)
+    # Time every row in one pass after all training, on base.threads threads: timings taken
+    # right after each run would mix machine states (other runs, other jobs) between rows.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(base.threads)
+    try:
+        for row, path in zip(rows, checkpoints, strict=True):
+            model = load_model(path)
+            row["cpu_ms_per_clip"] = cpu_ms_per_clip(model, task_of(model))
+            row["cpu_load_at_timing"] = machine_load()
+    finally:
+        torch.set_num_threads(threads)
+    payload = {
+        "task": "MotionShapes",
+        "command": command,
+        "base_config": dataclasses.asdict(base),
+        "rows": rows,
+    }
+    results = Path(results)
+    write_json(payload, results.with_suffix(".json"))
+    results.with_suffix(".md").write_text(comparison_markdown(rows, command, base) + "\n")
+    accuracy_complexity_figure(rows).savefig(results.with_suffix(".png"), dpi=100)
+    return rows
+
+
+def checkpoint_rows(paths: list[str | os.PathLike], timing: bool = True) -> list[dict]:
+    """Comparison rows (as `compare` makes them) for trained checkpoints, from their recorded test
+    accuracy: no training. Multiply-adds and params at the task's frame size; CPU time measured now.
+    """
+    rows = []
+    for path in paths:
+        model = load_model(path)
+        meta, cfg = model.checkpoint_meta, model.config
+        task = TaskConfig(**meta["task"])
+        c = complexity(cfg, crop_size=task.size)
+        name = {"slowfast": f"SlowFast ({cfg.fusion}, beta 1/{cfg.beta_inv})", "slow": "Slow-only",
+                "fast": "Fast-only"}[cfg.pathways]  # fmt: skip
+        rows.append(
+            result_row(
+                {"name": name, "checkpoint": str(path)},
+                dataclasses.asdict(cfg),
+                meta["test"],
+                c,
+                {
+                    "cpu_ms_per_clip": cpu_ms_per_clip(model, task) if timing else None,
+                    "cpu_load_at_timing": machine_load(),
+                    "train_time_s": meta["train_time_s"],
+                    "train_load": meta.get("machine"),
+                    "command": meta.get("command"),
+                },
+            )
+        )
+    return rows
+
+
+def _timing_words(rows: list[dict], key: str) -> str:
+    """'on N thread(s) of a C-core machine at load average a-b' from the rows' machine records."""
+    loads = [r[key] for r in rows if r.get(key)]
+    if not loads:
+        return "machine state not recorded"
+    threads = sorted({m.get("threads") for m in loads})
+    averages = [m["loadavg_1m"] for m in loads if m.get("loadavg_1m") is not None]
+    words = (
+        f"on {'/'.join(map(str, threads))} thread(s) of a {loads[0].get('cpu_count')}-core machine"
+    )
+    if averages:
+        words += f" at load average {min(averages):.1f}-{max(averages):.1f}"
+    return words
+
+
+def comparison_markdown(
+    rows: list[dict], command: str | None = None, base: TrainConfig | None = None
+) -> str:
+    """The comparison as a Markdown table (accuracy in %, MACs in millions per clip); `base`, the
+    runs' common training settings, adds a line that states them."""
+    head = (
+        "| model | overall | appearance | motion | appearance+motion | MMACs | params | "
+        "CPU ms/clip | train s |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        g = r["groups"]
+        lines.append(
+            f"| {r['name']} | {100 * r['accuracy']:.1f} | {100 * g['appearance']:.1f} | "
+            f"{100 * g['motion']:.1f} | {100 * g['appearance+motion']:.1f} | {r['macs'] / 1e6:.1f} | "
+            f"{r['params'] / 1e3:.0f}k | {r['cpu_ms_per_clip']:.2f} | {r['train_time_s']:.0f} |"
+        )
+    note = ""
+    if rows:
+        note = (
+            f"\n\nTest split: seed {rows[0]['test_seed']}, {rows[0]['test_clips']} clips. Chance within a "
+            "group: appearance 1/3, motion 1/3, appearance+motion 1/4. MMACs and params are exact "
+            "(`sfl.complexity` at the clips' size)."
+            f"\n\nCPU ms/clip: {_timing_words(rows, 'cpu_load_at_timing')}; median of 5 forwards at "
+            f"batch 8. Train s: wall time of each run, clip rendering included, "
+            f"{_timing_words(rows, 'train_load')}."
+        )
+    if base is not None:
+        note += (
+            f"\n\nTraining, every row: {base.steps} steps, batch {base.batch_size}, {base.optimizer} "
+            f"lr {base.lr:g}, {base.train_clips} clips of split seed {base.seed}, initialisation "
+            f"seed {base.seed}."
+        )
+    if command:
+        note += f"\n\nReproduce: `{command}`"
+    return "\n".join(lines) + note
+
+
+# Where the recorded results live in the checkout (paths only; nothing is read at import).
+CHECKPOINTS = REPO / "data_samples" / "checkpoints"
+
+
+COMPARISON = REPO / "data_samples" / "results" / "motionshapes_comparison.json"
+
+
+# The lateral rows again with other training seeds (`compare --seed N --results ..._seedN`).
+SEED_COMPARISONS = tuple(COMPARISON.with_name(f"{COMPARISON.stem}_seed{n}.json") for n in (1, 2))
+
+
+def find_checkpoint(kind: str, folder=CHECKPOINTS) -> str | None:
+    """The shipped MotionShapes checkpoint whose file name says `kind` ("slowfast", "slow_only",
+    "fast_only"), or None when there is none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    hits = sorted(
+        p for p in folder.iterdir() if kind in p.name and p.suffix in (".pt", ".pth", ".pyth")
+    )
+    return str(hits[0]) if hits else None
+
+
+def comparison_rows(path=COMPARISON) -> list[dict] | None:
+    """The rows of the recorded MotionShapes comparison (`train.compare`), or None if absent."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())["rows"]
+
+
+def lateral_runs(rows: list[dict] | None) -> list[dict]:
+    """The comparison's SlowFast rows that differ from the default only in their lateral type."""
+    return [
+        r
+        for r in rows or []
+        if r.get("pathways") == "slowfast" and not set(r.get("overrides", {})) - {"fusion"}
+    ]
+
+
+def fusion_accuracy(rows: list[dict] | None) -> dict[str, float] | None:
+    """MotionShapes test accuracy per lateral type, from the comparison rows (default beta only)."""
+    return {r["fusion"]: r["accuracy"] for r in lateral_runs(rows)} or None
+
+
+def model_point(name: str, model: nn.Module, report: dict, crop: int) -> dict:
+    """One row for `accuracy_complexity_figure`: name, pathways, multiply-adds, accuracies."""
+    c = complexity(model.config, crop_size=crop)
+    return {
+        "name": name,
+        "pathways": model.config.pathways,
+        "macs": c.macs,
+        "accuracy": report["accuracy"],
+        "groups": report["groups"],
+    }
+
+
+SHIPPED = (("Slow-only", "slow_only"), ("SlowFast", "slowfast"), ("Fast-only", "fast_only"))
+
+
+def shipped_models(
+    fallback: dict[str, nn.Module] | None = None,
+) -> tuple[dict[str, nn.Module], list[str]]:
+    """The shipped MotionShapes checkpoints as models {"Slow-only": .., "SlowFast": .., "Fast-only": ..},
+    and notes on what was missing. A missing one is replaced by `fallback[name]` when given."""
+    models, notes = {}, []
+    for name, kind in SHIPPED:
+        path = find_checkpoint(kind)
+        if path is not None:
+            models[name] = load_model(path).eval()
+            notes.append(f"{name}: loaded {path.split('/')[-1]}")
+        elif fallback and name in fallback:
+            models[name] = fallback[name].eval()
+            notes.append(
+                f"{name}: no shipped checkpoint; using the model trained above (few steps: near chance)"
+            )
+        else:
+            notes.append(f"{name}: no shipped checkpoint in data_samples/checkpoints/")
+    return models, notes
+
+
+CHECKPOINT_TABLE = REPO / "data_samples" / "results" / "motionshapes_checkpoints.json"
+
+
+def recorded_rows() -> tuple[list[dict] | None, str]:
+    """Recorded MotionShapes results for the accuracy/compute figure, and where they came from:
+    the full comparison if recorded, else the shipped checkpoints' table, else (None, reason)."""
+    for path, what in (
+        (COMPARISON, "the recorded comparison"),
+        (CHECKPOINT_TABLE, "the shipped checkpoints' table"),
+    ):
+        rows = comparison_rows(path)
+        if rows:
+            return rows, f"{what} ({path.relative_to(REPO)}, 1000-clip test split)"
+    return None, "no recorded results in data_samples/results/"
+
+
+def accuracy_complexity_figure(rows: list[dict], group: str | None = None) -> Figure:
+    """Accuracy against multiply-adds: our MotionShapes runs (left) and the paper's Kinetics-400
+    points (right), Slow-only -> SlowFast arrows as in the paper's Figure 2.
+
+    `rows` are `train.compare` rows (name, pathways, macs, accuracy, groups); `group` plots one
+    group's accuracy instead of the overall one.
+    """
+    fig = Figure(figsize=(12, 4.4), layout="constrained")
+    ours, paper = fig.subplots(1, 2)
+    colors = {"slow": SLOW_COLOR, "fast": FAST_COLOR, "slowfast": LATERAL_COLOR}
+    by_name = {}
+    for i, r in enumerate(rows, 1):
+        acc = 100 * (r["groups"][group] if group else r["accuracy"])
+        x = r["macs"] / 1e6
+        # Points often coincide (several variants at 100%): number them, name them in the legend,
+        # and move each number clear of the numbers already drawn at the same spot.
+        near = sum(abs(x - x0) < 2 and abs(acc - a0) < 1.5 for x0, a0 in by_name.values())
+        by_name[r["name"]] = (x, acc)
+        color = colors.get(r.get("pathways"), "0.4")
+        ours.scatter(x, acc, s=60, color=color, zorder=3, label=f"{i}  {r['name']}")
+        ours.annotate(str(i), (x, acc), xytext=(5, 2 - 9 * near), textcoords="offset points",
+                      fontsize=8)  # fmt: skip
+    if rows:
+        ours.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    slow = [r for r in rows if r.get("pathways") == "slow"]
+    best = [r for r in rows if r.get("pathways") == "slowfast"]
+    if slow and best:
+        default = next((r for r in best if "T-conv (beta 1/4)" in r["name"]), best[0])
+        ours.annotate(
+            "", by_name[default["name"]], by_name[slow[0]["name"]],
+            arrowprops={"arrowstyle": "->", "color": "0.3"},
+        )  # fmt: skip
+    ours.set_xlabel("multiply-adds per clip (millions)")
+    ours.set_ylabel(f"{group or 'overall'} accuracy (%)")
+    ours.set_title("MotionShapes (ours, tiny models)")
+    ours.grid(alpha=0.3)
+    pts = {name: (g, a) for name, g, a in FIGURE2_POINTS}
+    for name, (g, a) in pts.items():
+        kind = (
+            "slow" if name.startswith("Slow-only") else "fast" if "Fast" in name[:4] else "slowfast"
+        )
+        paper.scatter(g, a, s=60, color=colors[kind], zorder=3)
+        paper.annotate(name, (g, a), xytext=(4, -10), textcoords="offset points", fontsize=7)
+    for s, f in (
+        ("Slow-only 4x16 R50", "SlowFast 4x16 R50"),
+        ("Slow-only 8x8 R50", "SlowFast 8x8 R50"),
+    ):
+        paper.annotate("", pts[f], pts[s], arrowprops={"arrowstyle": "->", "color": "0.3"})
+    paper.set_xlabel("GFLOPs per view (multiply-adds x 1e9)")
+    paper.set_ylabel("Kinetics-400 top-1 (%)")
+    paper.set_title("Paper (Kinetics-400, for contrast)")
+    paper.grid(alpha=0.3)
+    return fig
