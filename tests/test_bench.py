@@ -8,8 +8,10 @@ import json
 import pytest
 import torch
 
-from slowfast_lab import bench, complexity, timing, viz
+from slowfast_lab import bench, complexity, timing
 from slowfast_lab.__main__ import main as cli_main
+from slowfast_lab.lessons import l07_real_model as L07
+from slowfast_lab.model import dummy_inputs
 
 TINY = dict(preset="slowfast_tiny", crop=32)
 
@@ -134,7 +136,7 @@ def test_run_tiny_grid_on_cpu():
         assert r["clips_per_s"] > 0 and len(r["step_times"]) == 2
         assert 0 < r["peak_fraction"]
     assert report["environment"]["threads"] >= 1
-    fig = viz.throughput_figure(report["results"], report["peaks"])
+    fig = L07.throughput_figure(report["results"], report["peaks"])
     assert fig.axes
 
 
@@ -203,7 +205,7 @@ def test_stage_timing_counts_what_complexity_predicts():
         assert part["GMACs (counted)"] == pytest.approx(part["GMACs (complexity)"])
     timed = sum(r["ms"] for r in result["stages"])
     assert timed <= result["total_ms"] * 1.5
-    fig = viz.stage_time_figure(result["stages"], result["parts"])
+    fig = L07.stage_time_figure(result["stages"], result["parts"])
     assert len(fig.axes) == 2
 
 
@@ -267,7 +269,7 @@ def test_cost_growth_on_a_tiny_model():
     # activation memory grows with the work: twice the clips, about twice the bytes
     assert by[("batch", 2)]["MB"] == pytest.approx(2 * by[("batch", 1)]["MB"], rel=0.2)
     assert by[("crop", 64)]["MB"] > 2 * by[("crop", 32)]["MB"]
-    fig = viz.cost_growth_figure(rows)
+    fig = L07.cost_growth_figure(rows)
     assert len(fig.axes) == 6
 
 
@@ -351,6 +353,6 @@ def test_folded_bn_model_gives_the_same_logits():
     folded = bench.build(s)
     torch.manual_seed(0)
     plain = bench.build(bench.Setting("slowfast_tiny", crop=32)).eval()
-    x = bench.make_inputs("slowfast_tiny", 2, 32)
+    x = dummy_inputs("slowfast_tiny", 32, 2, seed=0)
     with torch.no_grad():
         assert torch.allclose(folded(*x), plain(*x), atol=1e-4)

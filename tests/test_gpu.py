@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import slowfast_lab as sfl
-from slowfast_lab.model import inference_mode, optimize_for_inference
+from slowfast_lab.inference import inference_mode, optimize_for_inference
 
 pytestmark = pytest.mark.gpu
 

@@ -7,7 +7,7 @@ import torch
 
 import slowfast_lab as sfl
 from slowfast_lab.config import ConfigError, pathway_spec
-from slowfast_lab.model import Bottleneck, fold_batchnorm, optimize_for_inference
+from slowfast_lab.model import STAGES, Bottleneck, dummy_inputs, model_inputs
 
 
 def clip(cfg: sfl.SlowFastConfig, n: int = 2, size: int = 64, seed: int = 0):
@@ -145,26 +145,6 @@ def test_no_lateral_means_no_fast_influence_before_head() -> None:
     torch.testing.assert_close(a, b)
 
 
-def test_fold_batchnorm_and_channels_last_keep_outputs() -> None:
-    model = sfl.build_model("slowfast_tiny").eval()
-    # Random BN statistics and gammas, so folding has something to fold.
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm3d):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-    inputs = clip(model.config)
-    with torch.no_grad():
-        ref = model(*inputs)
-        fold_batchnorm(model)
-        torch.testing.assert_close(model(*inputs), ref, atol=1e-4, rtol=1e-4)
-        optimize_for_inference(model)
-        torch.testing.assert_close(model(*inputs), ref, atol=1e-4, rtol=1e-4)
-    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in model.modules())
-    with pytest.raises(RuntimeError, match="eval"):
-        fold_batchnorm(sfl.build_model("slowfast_tiny").train())
-
-
 # ---- bad input: a clear error before any conv runs -----------------------------------------
 
 
@@ -227,3 +207,44 @@ def test_overrides_reach_the_config() -> None:
     )
     assert (model.config.alpha, model.config.beta_inv, model.config.fusion) == (8, 8, "t_conv")
     assert model.config.fast_frames == 32 and model.config.fast_stride == 2
+
+
+# ---- one helper for a model's inputs; forward reads down to the head ---------------------------
+
+
+@pytest.mark.parametrize("preset", ["slowfast_tiny", "slow_tiny", "fast_tiny"])
+def test_dummy_inputs_fit_the_model(preset: str) -> None:
+    model = sfl.build_model(preset, num_classes=5)
+    cfg = model.config
+    frames = {
+        "slowfast": (cfg.T, cfg.alpha * cfg.T),
+        "slow": (cfg.T,),
+        "fast": (cfg.alpha * cfg.T,),
+    }
+    for source in (model, cfg, preset):
+        inputs = dummy_inputs(source, crop=32, batch=3)
+        assert tuple(x.shape[2] for x in inputs) == frames[cfg.pathways]
+        assert all(x.shape[0] == 3 and x.shape[-2:] == (32, 32) for x in inputs)
+    assert model(*dummy_inputs(model, crop=32, batch=2)).shape == (2, 5)
+    a, b = dummy_inputs(model, 32, seed=1), dummy_inputs(model, 32, seed=1)
+    assert all(torch.equal(x, y) and x.abs().sum() > 0 for x, y in zip(a, b, strict=True))
+    assert all(x.abs().sum() == 0 for x in dummy_inputs(model, 32))
+
+
+def test_model_inputs_route_by_pathways() -> None:
+    slow, fast = torch.zeros(1), torch.ones(1)
+    for preset, want in (("slowfast_tiny", (slow, fast)), ("slow_tiny", (slow,)),
+                         ("fast_tiny", (fast,))):  # fmt: skip
+        got = model_inputs(sfl.build_model(preset), slow, fast)
+        assert len(got) == len(want) and all(g is w for g, w in zip(got, want, strict=True))
+
+
+def test_backbone_and_features_match_the_forward() -> None:
+    model = sfl.build_model("slowfast_tiny", num_classes=7).eval()
+    inputs = dummy_inputs(model, 32, batch=2, seed=0)
+    with torch.no_grad():
+        s, f = model.backbone(*inputs)
+        torch.testing.assert_close(model.head(s, f), model(*inputs))
+        torch.testing.assert_close(model.features(*inputs), model.head.features(s, f))
+    assert not model.head._forward_pre_hooks  # the hook is removed again
+    assert STAGES == ("stem", "res2", "res3", "res4", "res5")

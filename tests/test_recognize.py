@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from slowfast_lab import recognize, viz
+from slowfast_lab import recognize
+from slowfast_lab.lessons import l07_real_model as L07
 
 SAMPLE = Path(__file__).parent.parent / "data_samples" / "bigbuckbunny_256p.mp4"
 
@@ -82,9 +83,9 @@ def test_classify_video_views_and_scores(monkeypatch, tmp_path):
         "SlowFast",
         "Slow-only",
     }
-    fig = viz.topk_figure({"SlowFast": result.top(), "Slow-only": other.top()}, random=True)
+    fig = L07.topk_figure({"SlowFast": result.top(), "Slow-only": other.top()}, random=True)
     assert "RANDOM" in fig._suptitle.get_text()
-    fig = viz.clip_scores_figure(data)
+    fig = L07.clip_scores_figure(data)
     assert "RANDOM" in fig.axes[0].get_title()
 
 

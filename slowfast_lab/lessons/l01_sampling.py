@@ -386,3 +386,8 @@ def spin_panel(period: int, tau: int = 8, alpha: int = 4, T: int = 4, size: int 
         ),
         frame_strips_figure(clip["slow"], clip["fast"], clip["slow_indices"], clip["fast_indices"]),
     ]
+
+
+def frame_rate_table(fps: float, T: int, alpha: int, taus: tuple[int, ...] = (2, 4, 8, 16, 32)):
+    """`frame_rate_rows` for the slider values, as a table for the learner."""
+    return rows_to_frame(frame_rate_rows(taus, fps, T, alpha))

@@ -8,8 +8,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ..complexity import complexity
-from ..model import STAGES, dummy_inputs
-from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR
+from ..model import STAGES, build_model, dummy_inputs
+from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR, rows_to_frame
 
 
 @torch.no_grad()
@@ -339,3 +339,43 @@ def stage_macs_figure(rows: list[dict], title: str = "") -> Figure:
     ax.legend()
     ax.set_title(title or "compute per stage (counted on a real forward)", fontsize=10)
     return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# What the sliders redraw: one call per widget (the model is built for the slider values)
+# ------------------------------------------------------------------------------------------------
+
+
+def shape_table(
+    T: int, alpha: int, beta_inv: int, crop: int = 64, preset: str = "slowfast_4x16_r50"
+):
+    """Per-stage feature shapes of `preset` with the slider's T, alpha and beta, measured on a real
+    forward at `crop`^2, as a table."""
+    model = build_model(preset, T=T, alpha=alpha, beta_inv=beta_inv)
+    return rows_to_frame(shape_rows(stage_shapes(model, crop=crop)))
+
+
+def kernel_figure(preset: str) -> Figure:
+    """The temporal kernel grid of a preset, read from its layers."""
+    return temporal_kernel_figure(temporal_kernels(build_model(preset)))
+
+
+def beta_stage_macs_figure(
+    beta_inv: int, crop: int = 64, preset: str = "slowfast_4x16_r50"
+) -> Figure:
+    """Counted multiply-adds per stage, Slow against Fast, for one beta."""
+    by_stage = counted_macs_by_stage(build_model(preset, beta_inv=beta_inv), crop=crop)
+    return stage_macs_figure(
+        stage_macs_rows(by_stage), title=f"beta = 1/{beta_inv}, counted at {crop}^2"
+    )
+
+
+def alpha_beta_breakdown_figure(
+    alpha: int, beta_inv: int, preset: str = "slowfast_4x16_r50"
+) -> Figure:
+    """Where the multiply-adds go (analytic, 256^2) for one alpha and beta, with the Fast share."""
+    cost = complexity(preset, alpha=alpha, beta_inv=beta_inv)
+    return compute_breakdown_figure(
+        compute_rows(cost.by_part),
+        title=f"alpha={alpha}, beta=1/{beta_inv}: Fast share {cost.fast_share:.1%}",
+    )

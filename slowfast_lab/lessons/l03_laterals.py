@@ -17,9 +17,9 @@ from .. import paper
 from ..complexity import complexity
 from ..config import FUSIONS, SlowFastConfig, fusion_points, get_config, lateral_channels
 from ..fusion import build_lateral, time_to_channel
-from ..model import dummy_inputs
+from ..model import build_model, dummy_inputs
 from ..results import COMPARISON, SEED_COMPARISONS, lateral_runs
-from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR
+from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, rows_to_frame
 from .l02_two_pathways import paper_shape
 
 FUSION_NAMES = {
@@ -346,3 +346,31 @@ def influence_figure(rows: list[dict]) -> Figure:
     ax.set_yticks(range(len(rows)), [r["stage"] for r in rows])
     ax.set_title("largest change of each stage output when one input changes", fontsize=10)
     return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# What the sliders redraw: one call per widget
+# ------------------------------------------------------------------------------------------------
+
+
+def influence_for(fusion: str, preset: str = "slowfast_tiny") -> Figure:
+    """`influence_figure` of a fresh `preset` with the lateral type `fusion`."""
+    return influence_figure(pathway_influence(build_model(preset, fusion=fusion)))
+
+
+def lateral_figure(
+    point: int, alpha: int, beta_inv: int, spatial: int = 4, preset: str = "slowfast_4x16_r50"
+) -> Figure:
+    """Every lateral type's shapes at fusion point `point` for the slider's alpha and beta."""
+    rows = lateral_rows(preset, point=point, spatial=spatial, alpha=alpha, beta_inv=beta_inv)
+    return lateral_shapes_figure(rows)
+
+
+def ttoc_figure(alpha: int, T: int, channels: int = 2) -> Figure:
+    """The time-to-channel layout for the slider's alpha and T."""
+    return ttoc_layout_figure(time_to_channel_layout(alpha=alpha, T=T, channels=channels))
+
+
+def fusion_cost_table(beta_inv: int, preset: str = "slowfast_4x16_r50"):
+    """Each lateral type's cost (beside paper Table 5a) at another beta, as a table."""
+    return rows_to_frame(fusion_cost_rows(get_config(preset, beta_inv=beta_inv)))

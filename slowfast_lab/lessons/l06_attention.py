@@ -4,9 +4,13 @@ curves, localisation per class group (the attributions themselves: `slowfast_lab
 from __future__ import annotations
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
+from .. import attribution, synthetic
+from ..model import VideoNet
 from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR
+from .l01_sampling import find_clip
 
 
 def mass_curve_rows(masses: dict, indices: dict) -> list[dict]:
@@ -203,3 +207,43 @@ def localisation_figure(rows: list[dict], title: str = "") -> Figure:
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
     return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# A MotionShapes clip as the model sees it, and its attribution overlay in one call
+# ------------------------------------------------------------------------------------------------
+
+
+def class_clip(class_name: str, seed: int, task: synthetic.TaskConfig) -> dict:
+    """The first clip of `class_name` in split `seed`, as both pathways see it:
+    {"clip": MotionShapesClip, "inputs": {"slow": [1,3,T,H,W], "fast": [1,3,alpha T,H,W]},
+    "masks": {"slow": [T,H,W], "fast": [alpha T,H,W]}}."""
+    _, fast_idx = synthetic.pathway_indices(task)
+    clip = synthetic.render_clip(seed, find_clip(class_name, seed, task), task, fast_idx)
+    fast = torch.from_numpy(clip.frames)[None]
+    return {
+        "clip": clip,
+        "inputs": {
+            "slow": synthetic.frames_to_input(fast[:, :: task.alpha]),
+            "fast": synthetic.frames_to_input(fast),
+        },
+        "masks": {"slow": clip.mask[:: task.alpha], "fast": clip.mask},
+    }
+
+
+def attention_for(
+    model: VideoNet,
+    task: synthetic.TaskConfig,
+    class_name: str,
+    method: str,
+    seed: int,
+    steps: int = attribution.IG_STEPS,
+) -> Figure:
+    """Attribute `class_name`'s first clip of split `seed` with `method` and draw the overlay."""
+    c = class_clip(class_name, seed, task)
+    a = attribution.attribute(
+        model, c["inputs"], c["clip"].label, method=method, steps=steps, progress=False
+    )
+    return attention_overlay_figure(
+        c["clip"].frames, a.maps, task.alpha, title=f"{class_name}: {method}"
+    )

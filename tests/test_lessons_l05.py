@@ -1,4 +1,4 @@
-"""Drive the AlphaBetaExplorer in-process: set values, click buttons, read what is displayed."""
+"""Tests of slowfast_lab.lessons.l05_explorer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,66 @@ import re
 import pytest
 
 from slowfast_lab import complexity
-from slowfast_lab import widgets as ab
+from slowfast_lab.lessons import l05_explorer as L05
+
+
+def test_cost_rows_equal_complexity() -> None:
+    ev = L05.evaluate_state(L05.ExplorerState())
+    c = complexity("slowfast_4x16_r50", crop_size=256)
+    rows = {r["part"]: r for r in L05.cost_rows(ev.cost)}
+    for part in ("slow", "fast", "lateral", "head"):
+        assert rows[part]["macs"] == c.by_part[part]
+        assert rows[part]["params"] == c.params_by_part[part]
+    assert rows["total"]["macs"] == c.macs and rows["total"]["params"] == c.params
+    assert rows["fast"]["share"] == pytest.approx(c.fast_share)
+
+
+def test_invalid_states_give_messages() -> None:
+    ev = L05.evaluate_state(L05.ExplorerState(alpha=5, tau=16))
+    assert not ev.ok and "alpha=5" in ev.error and "[1, 2, 4, 8, 16]" in ev.error
+    ev = L05.evaluate_state(L05.ExplorerState(preset="slowfast_tiny", beta_inv=32, crop=64))
+    assert not ev.ok and "no channels" in ev.error
+    assert L05.current_point(ev) is None
+    assert L05.summary_text(ev).startswith("Invalid configuration")
+
+
+def test_shape_rows_paper_table1() -> None:
+    cfg = L05.evaluate_state(L05.ExplorerState(crop=224)).config
+    rows = {r["stage"]: r for r in L05.shape_rows(cfg, 224)}
+    assert rows["conv1"]["slow"] == "{4, 112^2, 64}" and rows["conv1"]["fast"] == "{32, 112^2, 8}"
+    assert rows["res2"]["slow"] == "{4, 56^2, 256}" and rows["res5"]["fast"] == "{32, 7^2, 256}"
+    assert rows["pool1"]["lateral"] == "+16 ch" and rows["res5"]["lateral"] == "-"
+
+
+def test_chart_points_paper_and_ours() -> None:
+    points = L05.chart_points(L05.evaluate_state(L05.ExplorerState()))
+    paper = {p.label.split(" ")[0]: p for p in points["paper"]}
+    ours = {p.label.split(" ")[0]: p for p in points["ours"]}
+    assert paper["beta=1/8"].gflops == 36.1 and paper["beta=1/4"].top1 == 75.6
+    for b in ("1/8", "1/16", "1/32"):
+        assert ours[f"beta={b}"].gflops == pytest.approx(paper[f"beta={b}"].gflops, abs=0.07)
+    (current,) = points["current"]
+    assert current.top1 == 75.6 and current.gflops == pytest.approx(36.0992, abs=1e-3)
+    other = L05.chart_points(L05.evaluate_state(L05.ExplorerState(crop=224)))["current"][0]
+    assert other.top1 is None  # the paper did not run this crop
+
+
+def test_chart_traces_follow_points_and_runs() -> None:
+    points = L05.chart_points(L05.evaluate_state(L05.ExplorerState()))
+    fig = L05.explorer_chart(points)
+    assert list(fig.data[0].x) == [54.5, 41.8, 36.1, 32.8, 30.6, 28.6]
+    assert list(fig.data[2].y) == [75.6] and len(fig.data[3].x) == 0
+    runs = [{"kind": "measure", "label": "m", "gflops": 1.0, "ms": 5.0, "device": "cpu"}]
+    L05.update_explorer_chart(
+        fig, L05.chart_points(L05.evaluate_state(L05.ExplorerState(T=8))), runs
+    )
+    assert len(fig.data[2].x) == 0 and len(fig.data[3].x) == 2
+    assert list(fig.data[4].y) == [5.0]
+
+
+@pytest.fixture
+def explorer():
+    return L05.AlphaBetaExplorer()
 
 
 def displayed(explorer) -> dict[tuple[str, str], int]:
@@ -15,11 +74,6 @@ def displayed(explorer) -> dict[tuple[str, str], int]:
         r'data-part="(\w+)" data-field="(macs|params)" data-value="(\d+)"', explorer.cost_html.value
     )
     return {(p, f): int(v) for p, f, v in cells}
-
-
-@pytest.fixture
-def explorer():
-    return ab.AlphaBetaExplorer()
 
 
 def test_numbers_follow_the_controls(explorer) -> None:
@@ -84,7 +138,7 @@ def test_train_button_adds_a_run(explorer, monkeypatch) -> None:
             "clip_size": 48,
         }
 
-    monkeypatch.setattr(ab, "train_small_model", fake_train)
+    monkeypatch.setattr(L05, "train_small_model", fake_train)
     explorer.train_button.click()
     assert explorer.runs[-1]["accuracy"] == 0.5
     assert list(explorer.figure.data[5].y) == [50.0]

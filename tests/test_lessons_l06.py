@@ -1,4 +1,4 @@
-"""Lesson 06's figure data: per-frame mass curves, normalised maps, animation steps."""
+"""Tests of slowfast_lab.lessons.l06_attention."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from slowfast_lab import viz
-from slowfast_lab.attribution import Attribution, localisation_by_group
+from slowfast_lab.attribution import Attribution
+from slowfast_lab.lessons import l06_attention as L06
 
 
 def test_mass_curve_rows_place_frames_and_rescale():
     masses = {"slow": [0.5, 0.5], "fast": [0.1, 0.2, 0.3, 0.4]}
     indices = {"slow": [0, 8], "fast": [0, 4, 8, 12]}
-    rows = viz.mass_curve_rows(masses, indices)
+    rows = L06.mass_curve_rows(masses, indices)
     slow = [r for r in rows if r["pathway"] == "slow"]
     fast = [r for r in rows if r["pathway"] == "fast"]
     assert [r["frame"] for r in slow] == [0, 8]
@@ -21,7 +21,7 @@ def test_mass_curve_rows_place_frames_and_rescale():
     # a Slow frame stands for alpha = 2 Fast-frame steps: per_raw = mass / 2
     assert [r["per_raw"] for r in slow] == pytest.approx([0.25, 0.25])
     assert [r["per_raw"] for r in fast] == pytest.approx([0.1, 0.2, 0.3, 0.4])
-    fig = viz.mass_curves_figure({"clip": rows})
+    fig = L06.mass_curves_figure({"clip": rows})
     line = fig.axes[0].lines[0]
     assert list(line.get_ydata()) == pytest.approx([0.25, 0.25])
 
@@ -31,7 +31,7 @@ def test_mass_curves_from_an_attribution():
     a.maps["fast"] = torch.zeros(4, 2, 2)
     a.maps["fast"][3] = 1.0  # all mass in the last frame
     a.maps["slow"] = torch.ones(1, 2, 2)
-    rows = viz.mass_curve_rows(
+    rows = L06.mass_curve_rows(
         {p: a.frame_mass(p) for p in a.maps}, {"slow": [0], "fast": [0, 1, 2, 3]}
     )
     assert [r["mass"] for r in rows if r["pathway"] == "fast"] == pytest.approx([0, 0, 0, 1])
@@ -40,13 +40,13 @@ def test_mass_curves_from_an_attribution():
 
 def test_normalised_maps_scale_per_pathway():
     maps = {"slow": torch.tensor([[[-4.0, 2.0]]]), "fast": torch.zeros(2, 1, 2)}
-    norm = viz.normalised_maps(maps)
+    norm = L06.normalised_maps(maps)
     np.testing.assert_allclose(norm["slow"], [[[1.0, 0.5]]])
     assert norm["fast"].max() == 0  # an all-zero map stays zero (no division by zero)
 
 
 def test_animation_steps_pair_each_fast_frame_with_its_slow_frame():
-    assert viz.animation_steps(8, 4) == [
+    assert L06.animation_steps(8, 4) == [
         (0, 0),
         (1, 0),
         (2, 0),
@@ -61,14 +61,14 @@ def test_animation_steps_pair_each_fast_frame_with_its_slow_frame():
 def test_attention_animation_has_one_frame_per_fast_frame_and_play():
     frames = np.zeros((4, 8, 8, 3), np.uint8)
     maps = {"slow": torch.rand(2, 8, 8), "fast": torch.rand(4, 8, 8)}
-    fig = viz.attention_animation(frames, maps, alpha=2)
+    fig = L06.attention_animation(frames, maps, alpha=2)
     assert len(fig.frames) == 4
     # step 3 shows Slow frame 1 and Fast frame 3, normalised per pathway over the clip
-    norm = viz.normalised_maps(maps)
+    norm = L06.normalised_maps(maps)
     np.testing.assert_allclose(np.asarray(fig.frames[3].data[1].z), norm["slow"][1], rtol=1e-6)
     np.testing.assert_allclose(np.asarray(fig.frames[3].data[2].z), norm["fast"][3], rtol=1e-6)
     assert fig.layout.updatemenus[0].buttons[0].label == "Play"
-    fig2 = viz.attention_overlay_figure(frames, maps, alpha=2)
+    fig2 = L06.attention_overlay_figure(frames, maps, alpha=2)
     assert len(fig2.axes) == 3 * 2
 
 
@@ -79,35 +79,15 @@ def test_localisation_figure_bars_are_the_ratios():
         {"group": "motion", "pathway": "slow", "ratio": 1.5},
         {"group": "motion", "pathway": "fast", "ratio": 2.5},
     ]
-    fig = viz.localisation_figure(rows)
+    fig = L06.localisation_figure(rows)
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == pytest.approx([3.0, 1.5, 2.0, 2.5])
-
-
-def test_localisation_by_group_on_the_shipped_model():
-    from slowfast_lab.explain import find_checkpoint
-    from slowfast_lab.synthetic import TaskConfig
-    from slowfast_lab.weights import load_model
-
-    path = find_checkpoint("slowfast")
-    if path is None:
-        pytest.skip("no shipped SlowFast checkpoint")
-    model = load_model(path)
-    rows = localisation_by_group(
-        model, TaskConfig.for_model(model.config), per_group=1, method="saliency"
-    )
-    assert {(r["group"], r["pathway"]) for r in rows} == {
-        (g, p) for g in ("appearance", "motion", "appearance+motion") for p in ("slow", "fast")
-    }
-    for r in rows:
-        assert r["n"] == 1 and 0 < r["mask_share"] < 1
-        assert r["ratio"] == pytest.approx(r["inside"] / r["mask_share"], rel=1e-6)
 
 
 def test_input_frames_undo_the_normalisation():
     from slowfast_lab.synthetic import frames_to_input
 
     frames = torch.randint(0, 256, (1, 3, 5, 5, 3), dtype=torch.uint8)
-    back = viz.input_frames(frames_to_input(frames))
+    back = L06.input_frames(frames_to_input(frames))
     assert back.shape == (3, 5, 5, 3)
     np.testing.assert_array_equal(back, frames[0].numpy())

@@ -1,0 +1,43 @@
+"""Tests of slowfast_lab.lessons.common."""
+
+from __future__ import annotations
+
+import pytest
+
+from slowfast_lab.lessons import common as C
+
+
+def test_display_number_reads_like_the_paper() -> None:
+    from slowfast_lab.lessons.common import display_number, rows_to_frame
+
+    assert display_number(8.0) == "8"
+    assert display_number(0.125) == "1/8"
+    assert display_number(36.10456) == "36.1"
+    assert display_number(123456.7) == "123,457"
+    assert display_number("res2") == "res2" and display_number(3) == 3
+    html = rows_to_frame([{"stage": "res2", "channels fast/slow": 0.125}]).to_html()
+    assert "1/8" in html and "0.125" not in html
+
+
+def test_fast_mode_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLOWFAST_LAB_FAST", "1")
+    assert C.fast_mode() and C.pick("small", "big") == "small"
+    monkeypatch.setenv("SLOWFAST_LAB_FAST", "0")
+    assert not C.fast_mode() and C.pick("small", "big") == "big"
+    monkeypatch.delenv("SLOWFAST_LAB_FAST")
+    assert not C.fast_mode()
+
+
+def test_banner_states_times_device_and_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLOWFAST_LAB_FAST", "1")
+    text = C.banner("Lesson 0", cpu_fast="1 min", cpu_full="5 min", gpu="30 s")
+    assert "CPU fast mode 1 min" in text and "GPU 30 s" in text
+    assert "FAST mode" in text and C.device_name() in text
+
+
+def test_question_grades_with_its_check() -> None:
+    q = C.Question("How many Fast frames for T=4, alpha=8?", "32", check=lambda r: int(r) == 32)
+    assert q.grade(" 32 ") == "Correct!"
+    assert q.grade("16").startswith("Not quite")
+    assert q.grade("thirty-two").startswith("Not quite")  # unparsable is wrong, not a crash
+    assert "compare with the answer" in C.Question("Why?", "Because.").grade("x")

@@ -1,0 +1,133 @@
+"""Tests of slowfast_lab.lessons.l03_laterals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import slowfast_lab as sfl
+from slowfast_lab import paper
+from slowfast_lab.lessons import l03_laterals as L03
+
+
+def _texts(fig: Figure) -> list[str]:
+    out = [t.get_text() for ax in fig.axes for t in ax.texts]
+    out += [ax.get_title() for ax in fig.axes] + [ax.get_title(loc="left") for ax in fig.axes]
+    if fig._suptitle is not None:
+        out.append(fig._suptitle.get_text())
+    return out
+
+
+def test_fusion_points_of_r50() -> None:
+    rows = L03.fusion_point_rows("slowfast_4x16_r50")
+    assert [r["after"] for r in rows] == ["pool1", "res2", "res3", "res4"]
+    assert [r["next Slow stage reads"] for r in rows] == [80, 320, 640, 1280]
+    rows = L03.fusion_point_rows("slowfast_4x16_r50", fusion="ttoc_concat")
+    assert [r["channels added"] for r in rows] == [64, 256, 512, 1024]
+
+
+def test_lateral_shapes_on_real_tensors() -> None:
+    rows = {r["fusion"]: r for r in L03.lateral_rows("slowfast_4x16_r50", point=0, spatial=4)}
+    assert rows["t_conv"]["fast in"] == "{32, 4^2, 8}"
+    assert rows["t_conv"]["lateral"] == "{4, 4^2, 16}"  # 2 beta C channels, stride alpha
+    assert rows["t_conv"]["fused slow"] == "{4, 4^2, 80}"
+    assert rows["t_conv"]["lateral params"] == 8 * 16 * 5 + 2 * 16  # conv 5x1^2 + BN
+    assert rows["t_sample"]["lateral"] == "{4, 4^2, 8}"
+    assert rows["ttoc_concat"]["lateral"] == "{4, 4^2, 64}"  # alpha beta C
+    assert rows["ttoc_concat"]["fused slow"] == "{4, 4^2, 128}"
+    assert (
+        rows["ttoc_sum"]["fused slow"] == "{4, 4^2, 64}" and rows["ttoc_sum"]["channels added"] == 0
+    )
+    assert rows["none"]["lateral"] == "-"
+    later = L03.lateral_rows("slowfast_4x16_r50", point=3, spatial=2)
+    assert later[0]["point"] == "fuse4" and later[0]["lateral"] == "{4, 2^2, 256}"
+
+
+def test_time_to_channel_layout() -> None:
+    layout = L03.time_to_channel_layout(alpha=4, T=2, channels=2)
+    assert layout.shape == (8, 2)
+    # channel c*alpha + k at Slow frame t holds Fast frame t*alpha + k
+    for c in range(2):
+        for k in range(4):
+            for t in range(2):
+                assert int(layout[c * 4 + k, t]) == t * 4 + k
+
+
+def test_fusion_costs_reproduce_table_5a() -> None:
+    rows = {r["fusion"]: r for r in L03.fusion_cost_rows(accuracy={"t_conv": 0.9})}
+    for fusion, row in paper.TABLE_5A.items():
+        gflops = row.gflops
+        assert rows[fusion]["GFLOPs (ours)"] == pytest.approx(gflops, abs=0.07)
+    assert rows["t_conv"]["lateral GFLOPs"] > 0 and rows["t_sample"]["lateral GFLOPs"] == 0
+    assert rows["t_conv"]["MotionShapes accuracy (ours)"] == 0.9
+    assert "MotionShapes accuracy (ours)" not in rows["none"]
+
+
+def test_influence_flows_fast_to_slow_only() -> None:
+    torch.manual_seed(0)
+    rows = {r["stage"]: r for r in L03.pathway_influence(sfl.build_model("slowfast_tiny"))}
+    assert all(r["slow change -> fast"] == 0 for r in rows.values())  # unidirectional
+    assert rows["pool1"]["fast change -> slow"] == 0  # fuse1 comes after pool1
+    assert all(rows[s]["fast change -> slow"] > 0 for s in ("res2", "res3", "res4", "res5"))
+    assert all(r["slow change -> slow"] > 0 and r["fast change -> fast"] > 0 for r in rows.values())
+    none = L03.pathway_influence(sfl.build_model("slowfast_tiny", fusion="none"))
+    assert all(r["fast change -> slow"] == 0 for r in none)
+
+
+def test_fusion_group_rows_pick_default_beta_and_show_motion_classes() -> None:
+    groups = {"appearance": 1.0, "motion": 2 / 3, "appearance+motion": 0.5}
+    per_class = {"L-still": 1.0, "L-cw": 0.42, "L-ccw": 0.59, "square-dots": 1.0}
+    rows = [
+        {"pathways": "slow", "fusion": "t_conv", "overrides": {}, "accuracy": 0.5},
+        {"pathways": "slowfast", "fusion": "t_sample", "overrides": {"fusion": "t_sample"},
+         "accuracy": 0.7, "groups": groups, "per_class": per_class},
+        {"pathways": "slowfast", "fusion": "t_conv", "overrides": {"beta_inv": 8},
+         "accuracy": 0.8, "groups": groups, "per_class": per_class},
+    ]  # fmt: skip
+    (row,) = L03.fusion_group_rows(rows)
+    assert row["lateral"] == L03.FUSION_NAMES["t_sample"] and row["overall"] == 70.0
+    assert (row["motion"], row["appearance+motion"]) == (66.7, 50.0)
+    assert (row["L-still"], row["L-cw"], row["L-ccw"]) == (100.0, 42.0, 59.0)
+    assert "square-dots" not in row
+    del rows[1]["per_class"]  # older tables without per-class accuracy: groups only
+    assert "L-cw" not in L03.fusion_group_rows(rows)[0]
+    assert L03.fusion_group_rows(None) is None
+
+
+def test_lateral_seed_rows_gather_one_column_per_seed(tmp_path) -> None:
+    import json
+
+    def table(seed: int, accuracy: float) -> dict:
+        groups = {"appearance": 1.0, "motion": accuracy, "appearance+motion": accuracy}
+        rows = [
+            {"pathways": "slow", "fusion": "t_conv", "overrides": {}, "accuracy": 0.5,
+             "groups": groups},
+            {"pathways": "slowfast", "fusion": "t_sample", "overrides": {"fusion": "t_sample"},
+             "accuracy": accuracy, "groups": groups},
+        ]  # fmt: skip
+        return {"base_config": {"seed": seed}, "rows": rows}
+
+    paths = []
+    for seed, acc in ((0, 0.699), (2, 1.0)):
+        paths.append(tmp_path / f"s{seed}.json")
+        paths[-1].write_text(json.dumps(table(seed, acc)))
+    rows = L03.lateral_seed_rows([*paths, tmp_path / "absent.json"])
+    assert rows == [{"lateral": L03.FUSION_NAMES["t_sample"], "seed 0": 69.9, "seed 2": 100.0}]
+    assert L03.lateral_seed_rows([tmp_path / "absent.json"]) is None
+
+
+def test_lateral_figures() -> None:
+    rows = L03.lateral_rows("slowfast_4x16_r50", spatial=4)
+    texts = _texts(L03.lateral_shapes_figure(rows))
+    assert "lateral\n{4, 4^2, 16}" in texts and "fused Slow (concat)\n{4, 4^2, 80}" in texts
+    assert "fused Slow (sum)\n{4, 4^2, 64}" in texts
+    layout = L03.ttoc_layout_figure(L03.time_to_channel_layout(alpha=2, T=2, channels=1))
+    assert [t.get_text() for t in layout.axes[0].texts] == ["f0", "f2", "f1", "f3"]
+    cost = L03.fusion_cost_figure(L03.fusion_cost_rows(accuracy={"t_conv": 0.5}))
+    assert len(cost.axes) == 3 and "36.1" in _texts(cost)
+    assert len(L03.fusion_cost_figure(L03.fusion_cost_rows()).axes) == 2
+    infl = L03.influence_figure(
+        [{"stage": "pool1", "a": 0.0, "b": 1.234}, {"stage": "res2", "a": 0.5, "b": 0.0}]
+    )
+    assert [t.get_text() for t in infl.axes[0].texts] == ["0", "1.23", "0.50", "0"]

@@ -1,0 +1,106 @@
+"""Tests of slowfast_lab.results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import slowfast_lab as sfl
+from slowfast_lab import results
+from slowfast_lab.attribution import localisation_by_group
+from slowfast_lab.train import TrainConfig
+
+
+def test_checkpoints_and_comparison_rows(tmp_path) -> None:
+    (tmp_path / "motionshapes_slow_only_tiny.pt").write_bytes(b"")
+    (tmp_path / "motionshapes_slowfast_tiny.pt").write_bytes(b"")
+    (tmp_path / "motionshapes_slowfast_tiny.json").write_text("{}")
+    assert results.find_checkpoint("slowfast", tmp_path).endswith("motionshapes_slowfast_tiny.pt")
+    assert results.find_checkpoint("slow_only", tmp_path).endswith("slow_only_tiny.pt")
+    assert results.find_checkpoint("fast_only", tmp_path) is None
+    assert results.find_checkpoint("slowfast", tmp_path / "absent") is None
+    assert results.comparison_rows(tmp_path / "absent.json") is None
+    rows = [
+        {"pathways": "slow", "fusion": "t_conv", "overrides": {}, "accuracy": 0.5},
+        {
+            "pathways": "slowfast",
+            "fusion": "none",
+            "overrides": {"fusion": "none"},
+            "accuracy": 0.7,
+        },
+        {"pathways": "slowfast", "fusion": "t_conv", "overrides": {}, "accuracy": 0.9},
+        {"pathways": "slowfast", "fusion": "t_conv", "overrides": {"beta_inv": 8}, "accuracy": 0.8},
+    ]
+    (tmp_path / "cmp.json").write_text(__import__("json").dumps({"rows": rows}))
+    assert results.comparison_rows(tmp_path / "cmp.json") == rows
+    assert results.fusion_accuracy(rows) == {"none": 0.7, "t_conv": 0.9}
+    assert results.fusion_accuracy(None) is None
+
+
+def test_recorded_rows_say_where_they_come_from() -> None:
+    rows, source = results.recorded_rows()
+    if rows is None:
+        assert "no recorded results" in source
+    else:
+        assert "data_samples/results/" in source
+        assert {"name", "pathways", "macs", "accuracy", "groups"} <= set(rows[0])
+
+
+def test_localisation_by_group_on_the_shipped_model():
+    from slowfast_lab.results import find_checkpoint
+    from slowfast_lab.synthetic import TaskConfig
+    from slowfast_lab.weights import load_model
+
+    path = find_checkpoint("slowfast")
+    if path is None:
+        pytest.skip("no shipped SlowFast checkpoint")
+    model = load_model(path)
+    rows = localisation_by_group(
+        model, TaskConfig.for_model(model.config), per_group=1, method="saliency"
+    )
+    assert {(r["group"], r["pathway"]) for r in rows} == {
+        (g, p) for g in ("appearance", "motion", "appearance+motion") for p in ("slow", "fast")
+    }
+    for r in rows:
+        assert r["n"] == 1 and 0 < r["mask_share"] < 1
+        assert r["ratio"] == pytest.approx(r["inside"] / r["mask_share"], rel=1e-6)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SLOWFAST_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def test_compare_writes_table_and_figure(tmp_path):
+    runs = (
+        ("Slow-only", "slow_tiny", {}),
+        ("SlowFast, T-sample", "slowfast_tiny", {"fusion": "t_sample"}),
+    )
+    base = TrainConfig(
+        model=sfl.get_config("slowfast_tiny", dropout=0.0),
+        task={"size": 32},
+        train_clips=32,
+        val_clips=0,
+        test_clips=10,
+        steps=1,
+        batch_size=8,
+        warmup_steps=1,
+        progress=False,
+    )
+    rows = results.compare(base, tmp_path / "runs", tmp_path / "table", runs, command="pytest")
+    assert [r["name"] for r in rows] == ["Slow-only", "SlowFast, T-sample"]
+    assert rows[0]["macs"] < rows[1]["macs"] and rows[0]["cpu_ms_per_clip"] > 0
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert table["rows"][1]["fusion"] == "t_sample"
+    md = (tmp_path / "table.md").read_text()
+    assert "| Slow-only |" in md and f"on {base.threads} thread(s) of a" in md
+    assert f"Training, every row: 1 steps, batch {base.batch_size}" in md
+    assert (tmp_path / "table.png").read_bytes().startswith(b"\x89PNG")
+    again = results.compare(
+        base, tmp_path / "runs", tmp_path / "table", runs
+    )  # resumed, not retrained
+    assert [r["train_time_s"] for r in again] == [r["train_time_s"] for r in rows]
+
+    fig = results.accuracy_complexity_figure(rows, group="motion")
+    assert len(fig.axes) == 2
