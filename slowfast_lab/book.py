@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 
 from tqdm.auto import tqdm
 
@@ -39,8 +40,6 @@ def patient_client(nb, **kwargs):
 
 
 def _poll_in_slices(channel, step: float = 0.25) -> None:
-    from queue import Empty
-
     original = channel.get_msg
 
     async def get_msg(timeout: float | None = None):

@@ -17,6 +17,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -254,8 +255,6 @@ def download_official(preset: str, to: str | os.PathLike | None = None) -> Path:
 def comparison_frame(results: dict[str, VideoScores], k: int = 5):
     """The top-k of several models side by side as a table (pandas Styler); its caption starts
     with the RANDOM WEIGHTS warning when any model has random weights."""
-    import pandas as pd
-
     frame = pd.DataFrame(side_by_side(results, k)).set_index("rank")
     random = any(r.random for r in results.values())
     views = next(iter(results.values())).probs.shape[:2]

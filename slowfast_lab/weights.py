@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from .config import DEPTH_BLOCKS, PRESETS, SlowFastConfig, pathway_spec
 from .model import VideoNet, build_model
@@ -717,8 +718,6 @@ def download(
 
 
 def _stream(url: str, out, label: str, progress: bool, timeout: float, dest: Path):
-    from tqdm.auto import tqdm
-
     try:
         response = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as err:

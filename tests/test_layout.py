@@ -93,3 +93,23 @@ def test_every_lesson_notebook_has_its_module() -> None:
         "l" + p.name[:2] for p in (PACKAGE.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")
     }
     assert lessons == notebooks
+
+
+def test_interact_callbacks_have_only_slider_parameters() -> None:
+    # ipywidgets.interact makes a control of every parameter, defaults included.
+    import inspect
+
+    from slowfast_lab.lessons import l01_sampling, l02_two_pathways, l03_laterals
+
+    for fn in (
+        l01_sampling.frame_rate_table,
+        l02_two_pathways.shape_table,
+        l02_two_pathways.beta_stage_macs_figure,
+        l02_two_pathways.alpha_beta_breakdown_figure,
+        l03_laterals.influence_for,
+        l03_laterals.lateral_figure,
+        l03_laterals.ttoc_figure,
+        l03_laterals.fusion_cost_table,
+    ):
+        params = inspect.signature(fn).parameters.values()
+        assert all(p.default is inspect.Parameter.empty for p in params), fn.__name__

@@ -128,3 +128,8 @@ def test_panels() -> None:
 def test_spin_panel_aliasing_when_the_period_divides_tau(period: int) -> None:
     text = L01.spin_panel(period, tau=8, alpha=4, size=32)[0]
     assert "Slow pathway (every 8) sees a turn of +0 deg (no motion)" in text
+
+
+def test_frame_rate_table_lists_every_tau() -> None:
+    table = L01.frame_rate_table(fps=30, T=4, alpha=2)
+    assert len(table) == len(L01.TAUS)

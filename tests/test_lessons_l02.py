@@ -106,3 +106,15 @@ def test_compute_figures() -> None:
     assert [t.get_text() for t in share.axes[0].texts] == ["40%\n(21.4 G)", "19%\n(6.9 G)"]
     rows = [{"stage": "stem", "slow MMACs": 1.0, "fast MMACs": 5.0}]
     assert [t.get_text() for t in L02.stage_macs_figure(rows).axes[0].texts] == ["1", "5"]
+
+
+def test_slider_functions_build_what_the_sliders_say() -> None:
+    table = L02.shape_table(T=2, alpha=4, beta_inv=8, crop=32)
+    assert list(table["stage"]) == ["pool1", "res2", "res3", "res4", "res5"]
+    assert table["fast"].iloc[0].startswith("{8,")  # alpha T = 4 x 2 frames
+    assert L02.kernel_figure("slow_4x16_r50").axes
+    fig = L02.beta_stage_macs_figure(beta_inv=16, crop=32)
+    assert "1/16" in fig.axes[0].get_title()
+    c = sfl.complexity("slowfast_4x16_r50", alpha=4, beta_inv=16)
+    title = L02.alpha_beta_breakdown_figure(alpha=4, beta_inv=16).axes[0].get_title()
+    assert f"{c.fast_share:.1%}" in title

@@ -131,3 +131,11 @@ def test_lateral_figures() -> None:
         [{"stage": "pool1", "a": 0.0, "b": 1.234}, {"stage": "res2", "a": 0.5, "b": 0.0}]
     )
     assert [t.get_text() for t in infl.axes[0].texts] == ["0", "1.23", "0.50", "0"]
+
+
+def test_slider_functions_take_only_slider_values() -> None:
+    assert len(L03.influence_for("none").axes) >= 1
+    assert L03.lateral_figure(point=1, alpha=4, beta_inv=8).axes
+    assert L03.ttoc_figure(alpha=2, T=2).axes
+    table = L03.fusion_cost_table(beta_inv=16)
+    assert len(table) == len(L03.FUSION_NAMES)

@@ -91,3 +91,21 @@ def test_input_frames_undo_the_normalisation():
     back = L06.input_frames(frames_to_input(frames))
     assert back.shape == (3, 5, 5, 3)
     np.testing.assert_array_equal(back, frames[0].numpy())
+
+
+def test_class_clip_is_what_both_pathways_see() -> None:
+    from slowfast_lab.synthetic import CLASS_NAMES, TaskConfig
+
+    task = TaskConfig(size=32)
+    c = L06.class_clip("L-cw", seed=0, task=task)
+    assert c["clip"].label == CLASS_NAMES.index("L-cw")
+    slow, fast = c["inputs"]["slow"], c["inputs"]["fast"]
+    assert slow.shape == (1, 3, task.T, 32, 32) and fast.shape == (
+        1,
+        3,
+        task.alpha * task.T,
+        32,
+        32,
+    )
+    torch.testing.assert_close(slow, fast[:, :, :: task.alpha])
+    assert c["masks"]["fast"].shape[0] == task.alpha * task.T

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from fractions import Fraction
 
+import pandas as pd
 import torch
 
 from ..colors import FAST_COLOR, LATERAL_COLOR, PART_COLORS, SLOW_COLOR
@@ -126,8 +127,6 @@ def display_number(value: object) -> object:
 def rows_to_frame(rows: list[dict]):
     """Rows as a DataFrame for a lesson: floats formatted by `display_number` (ints stay ints),
     and blank index labels instead of 0, 1, 2, ... that mean nothing to a learner."""
-    import pandas as pd
-
     frame = pd.DataFrame(rows).map(display_number)
     frame.index = [""] * len(frame)
     return frame

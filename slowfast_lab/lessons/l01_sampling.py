@@ -388,6 +388,11 @@ def spin_panel(period: int, tau: int = 8, alpha: int = 4, T: int = 4, size: int 
     ]
 
 
-def frame_rate_table(fps: float, T: int, alpha: int, taus: tuple[int, ...] = (2, 4, 8, 16, 32)):
-    """`frame_rate_rows` for the slider values, as a table for the learner."""
-    return rows_to_frame(frame_rate_rows(taus, fps, T, alpha))
+TAUS = (2, 4, 8, 16, 32)  # the strides the frame-rate table lists
+
+
+def frame_rate_table(fps: float, T: int, alpha: int):
+    """`frame_rate_rows` over `TAUS` for the slider values, as a table for the learner.
+
+    Only slider parameters: `ipywidgets.interact` makes a control of every parameter."""
+    return rows_to_frame(frame_rate_rows(TAUS, fps, T, alpha))

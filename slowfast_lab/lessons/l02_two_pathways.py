@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from ..complexity import complexity
 from ..model import STAGES, build_model, dummy_inputs
@@ -122,8 +123,6 @@ def counted_macs_by_part(model: nn.Module, crop: int = 64) -> dict[str, int]:
 
 
 def _counted(model: nn.Module, crop: int, by_stage: bool) -> dict[str, int]:
-    from torch.utils.flop_counter import FlopCounterMode
-
     counter = FlopCounterMode(display=False)
     was_training = model.training
     model.eval()
@@ -342,16 +341,17 @@ def stage_macs_figure(rows: list[dict], title: str = "") -> Figure:
 
 
 # ------------------------------------------------------------------------------------------------
-# What the sliders redraw: one call per widget (the model is built for the slider values)
+# What the sliders redraw: one call per widget (the model is built for the slider values). Only
+# slider parameters: `ipywidgets.interact` makes a control of every parameter.
 # ------------------------------------------------------------------------------------------------
 
+LESSON_MODEL = "slowfast_4x16_r50"
 
-def shape_table(
-    T: int, alpha: int, beta_inv: int, crop: int = 64, preset: str = "slowfast_4x16_r50"
-):
-    """Per-stage feature shapes of `preset` with the slider's T, alpha and beta, measured on a real
+
+def shape_table(T: int, alpha: int, beta_inv: int, crop: int):
+    """Per-stage feature shapes of `LESSON_MODEL` with the slider's T, alpha and beta, measured on a real
     forward at `crop`^2, as a table."""
-    model = build_model(preset, T=T, alpha=alpha, beta_inv=beta_inv)
+    model = build_model(LESSON_MODEL, T=T, alpha=alpha, beta_inv=beta_inv)
     return rows_to_frame(shape_rows(stage_shapes(model, crop=crop)))
 
 
@@ -360,21 +360,17 @@ def kernel_figure(preset: str) -> Figure:
     return temporal_kernel_figure(temporal_kernels(build_model(preset)))
 
 
-def beta_stage_macs_figure(
-    beta_inv: int, crop: int = 64, preset: str = "slowfast_4x16_r50"
-) -> Figure:
+def beta_stage_macs_figure(beta_inv: int, crop: int) -> Figure:
     """Counted multiply-adds per stage, Slow against Fast, for one beta."""
-    by_stage = counted_macs_by_stage(build_model(preset, beta_inv=beta_inv), crop=crop)
+    by_stage = counted_macs_by_stage(build_model(LESSON_MODEL, beta_inv=beta_inv), crop=crop)
     return stage_macs_figure(
         stage_macs_rows(by_stage), title=f"beta = 1/{beta_inv}, counted at {crop}^2"
     )
 
 
-def alpha_beta_breakdown_figure(
-    alpha: int, beta_inv: int, preset: str = "slowfast_4x16_r50"
-) -> Figure:
+def alpha_beta_breakdown_figure(alpha: int, beta_inv: int) -> Figure:
     """Where the multiply-adds go (analytic, 256^2) for one alpha and beta, with the Fast share."""
-    cost = complexity(preset, alpha=alpha, beta_inv=beta_inv)
+    cost = complexity(LESSON_MODEL, alpha=alpha, beta_inv=beta_inv)
     return compute_breakdown_figure(
         compute_rows(cost.by_part),
         title=f"alpha={alpha}, beta=1/{beta_inv}: Fast share {cost.fast_share:.1%}",

@@ -349,28 +349,31 @@ def influence_figure(rows: list[dict]) -> Figure:
 
 
 # ------------------------------------------------------------------------------------------------
-# What the sliders redraw: one call per widget
+# What the sliders redraw: one call per widget. Only slider parameters: `ipywidgets.interact`
+# makes a control of every parameter.
 # ------------------------------------------------------------------------------------------------
 
-
-def influence_for(fusion: str, preset: str = "slowfast_tiny") -> Figure:
-    """`influence_figure` of a fresh `preset` with the lateral type `fusion`."""
-    return influence_figure(pathway_influence(build_model(preset, fusion=fusion)))
+LESSON_MODEL = "slowfast_4x16_r50"  # the paper's model of Table 5a
+SMALL_MODEL = "slowfast_tiny"  # built on every slider move
 
 
-def lateral_figure(
-    point: int, alpha: int, beta_inv: int, spatial: int = 4, preset: str = "slowfast_4x16_r50"
-) -> Figure:
-    """Every lateral type's shapes at fusion point `point` for the slider's alpha and beta."""
-    rows = lateral_rows(preset, point=point, spatial=spatial, alpha=alpha, beta_inv=beta_inv)
+def influence_for(fusion: str) -> Figure:
+    """`influence_figure` of a fresh `SMALL_MODEL` with the lateral type `fusion`."""
+    return influence_figure(pathway_influence(build_model(SMALL_MODEL, fusion=fusion)))
+
+
+def lateral_figure(point: int, alpha: int, beta_inv: int) -> Figure:
+    """Every lateral type's shapes at fusion point `point` for the slider's alpha and beta
+    (on a 4x4 patch: the shapes, not the pixels, are the point)."""
+    rows = lateral_rows(LESSON_MODEL, point=point, spatial=4, alpha=alpha, beta_inv=beta_inv)
     return lateral_shapes_figure(rows)
 
 
-def ttoc_figure(alpha: int, T: int, channels: int = 2) -> Figure:
-    """The time-to-channel layout for the slider's alpha and T."""
-    return ttoc_layout_figure(time_to_channel_layout(alpha=alpha, T=T, channels=channels))
+def ttoc_figure(alpha: int, T: int) -> Figure:
+    """The time-to-channel layout for the slider's alpha and T, with 2 Fast channels."""
+    return ttoc_layout_figure(time_to_channel_layout(alpha=alpha, T=T, channels=2))
 
 
-def fusion_cost_table(beta_inv: int, preset: str = "slowfast_4x16_r50"):
+def fusion_cost_table(beta_inv: int):
     """Each lateral type's cost (beside paper Table 5a) at another beta, as a table."""
-    return rows_to_frame(fusion_cost_rows(get_config(preset, beta_inv=beta_inv)))
+    return rows_to_frame(fusion_cost_rows(get_config(LESSON_MODEL, beta_inv=beta_inv)))

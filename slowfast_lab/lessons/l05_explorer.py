@@ -23,6 +23,7 @@ from ..complexity import PARTS, Complexity, complexity
 from ..config import (
     FUSIONS,
     PRESETS,
+    STAGE_NAMES,
     SlowFastConfig,
     get_config,
     lateral_channels,
@@ -326,7 +327,7 @@ def shape_rows(cfg: SlowFastConfig, crop: int) -> list[dict]:
             if stage in ("conv1", "pool1"):
                 channels = spec.stem_channels
             else:
-                channels = spec.stages[("res2", "res3", "res4", "res5").index(stage)].out
+                channels = spec.stages[STAGE_NAMES.index(stage)].out
             row[p] = f"{{{frames[p]}, {size}^2, {channels}}}"
         lateral = "-"
         if cfg.pathways == "slowfast" and stage in fuse_after:
