@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--to", default="weights", help="folder to write into (default: weights/)")
     w.add_argument("--base-url", help="a mirror instead of the official server")
     w.add_argument("--sha256", help="expected sha256, where you know it")
+    w.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file that does not verify (only once the download checks out)",
+    )
     w.set_defaults(func=_weights_download)
     w = wsub.add_parser("info", help="what a checkpoint file holds and which preset fits it")
     w.add_argument("path")
@@ -179,13 +184,21 @@ def _weights_list(args: argparse.Namespace) -> int:
 
 
 def _weights_download(args: argparse.Namespace) -> int:
+    import warnings
+
     from .weights import DownloadError, download, official_file
 
     try:
-        path = download(args.name, args.to, base_url=args.base_url, sha256=args.sha256)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always")
+            path = download(
+                args.name, args.to, base_url=args.base_url, sha256=args.sha256, force=args.force
+            )
     except DownloadError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    for note in notes:
+        print(f"note: {note.message}", file=sys.stderr)
     print(f"{path}  (load into build_model({official_file(args.name).preset!r}))")
     return 0
 
@@ -195,7 +208,12 @@ def _weights_info(args: argparse.Namespace) -> int:
 
     from .weights import checkpoint_info
 
-    print(json.dumps(checkpoint_info(args.path), indent=1, default=str))
+    try:
+        info = checkpoint_info(args.path)
+    except (ValueError, OSError) as err:  # CheckpointError, a missing file: the message says
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(info, indent=1, default=str))
     return 0
 
 

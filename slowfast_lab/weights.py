@@ -21,24 +21,33 @@ Caffe2 parameter suffixes: `_w` weight, `_b` bias, `_s` BN scale (gamma), `_rm` 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import hashlib
+import http.client
 import io
 import math
 import os
 import pickle
 import re
-import tempfile
+import shutil
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+
+try:  # a lock on the .part file tells a running download from a killed one
+    import fcntl
+except ImportError:  # Windows: no lock; a .part is simply overwritten
+    fcntl = None  # type: ignore[assignment]
 
 from .config import DEPTH_BLOCKS, PRESETS, SlowFastConfig, pathway_spec
 from .model import VideoNet, build_model
@@ -990,7 +999,42 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def _recorded_sha256(path: Path) -> str | None:
     record = path.with_name(path.name + ".sha256")
-    return record.read_text().split()[0] if record.is_file() else None
+    try:
+        words = record.read_text().split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return words[0].lower() if words and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]) else None
+
+
+def _looks_like_html(head: bytes) -> bool:
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml", b"<body"))
+
+
+def check_weights_file(path: str | os.PathLike) -> str | None:
+    """None when `path` is an intact weights file; else what is wrong with it, in words.
+
+    Intact means: it reads as one of the supported formats (every zip entry, every pickle opcode
+    and array size checked) and at least one entry names a layer we know. An error page saved in
+    its place, an empty or a cut file, or a file of some other kind is not intact.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as err:
+        return f"it cannot be read ({err.strerror or err})"
+    if not head:
+        return "it is empty"
+    if _looks_like_html(head):
+        return "it is an HTML page (an error or login page saved in place of the file)"
+    try:
+        converted = read_weights(path)
+    except (CheckpointError, OSError) as err:
+        return str(err).replace(str(path), "it", 1)
+    if not converted.state:
+        return "it names no layer slowfast_lab knows (not a SlowFast weights file)"
+    return None
 
 
 def download(
@@ -1001,34 +1045,73 @@ def download(
     sha256: str | None = None,
     progress: bool = True,
     timeout: float = 60.0,
+    force: bool = False,
 ) -> Path:
     """Download official weights `name` into folder `to`; returns the file's path.
 
-    The file is streamed into a temporary file in `to` and renamed into place only after it
-    checks out (Content-Length, and sha256 when known or given), so an interrupted download never
-    leaves a half file under the real name. A file already there that verifies is not fetched
-    again. `base_url` (or $SLOWFAST_LAB_WEIGHTS_URL) replaces https://dl.fbaipublicfiles.com/.
+    Nothing already there is lost:
+    * the download goes to `NAME.part` beside the destination (locked while it runs; a `.part`
+      left by a killed run is reused from scratch) and replaces the destination (os.replace) only
+      after it checks out: the byte count the server announced, no HTML page, an intact weights
+      file (`check_weights_file`), and the sha256 when one is known or given. Then the sha256 is
+      recorded beside it (NAME.sha256, `sha256sum -c` format).
+    * a file already there whose recorded or expected sha256 matches is returned, not fetched.
+    * a file already there without a hash to compare (copied by hand) is kept when it is an intact
+      weights file (a warning says it was not verified); any other existing file is left alone
+      and a DownloadError says so, unless `force=True`: then a download that checks out
+      replaces it (and one that does not, does not).
+    * `to` names a folder; an existing file there needs `force=True` and is then the destination.
+
+    `base_url` (or $SLOWFAST_LAB_WEIGHTS_URL) replaces https://dl.fbaipublicfiles.com/.
+    Raises DownloadError (an OSError) naming the URL or path and what to do, ValueError for an
+    unknown name or a malformed `sha256`.
     """
     entry = official_file(name)
     expected = (sha256 or entry.sha256 or "").lower() or None
-    folder = Path(to)
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / entry.name
+    if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise ValueError(f"sha256={sha256!r} is not 64 hexadecimal digits (a sha256sum output)")
+    target = Path(to)
+    if target.is_file():
+        if not force:
+            raise DownloadError(
+                f"--to {target} is an existing file, not a folder: give a folder (the file is "
+                f"saved there as {entry.name}), or pass --force (force=True) to replace {target} "
+                "with the download once it checks out"
+            )
+        dest = target
+    else:
+        dest = target / entry.name
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DownloadError(
+                f"cannot create the folder {target} ({err.strerror or err}); choose another "
+                "folder with --to"
+            ) from None
+    if dest.is_dir():
+        raise DownloadError(f"{dest} is a folder; move it away or choose another --to")
     if dest.is_file():
-        known = expected or _recorded_sha256(dest)
-        if known and sha256_of(dest) == known:
-            return dest
+        kept = _existing_copy(dest, expected, force)
+        if kept is not None:
+            return kept
     base = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     url = base.rstrip("/") + "/" + entry.url_path
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.name}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    part = dest.with_name(dest.name + ".part")
+    for stale in dest.parent.glob(f".{dest.name}.*.part"):  # left by versions before NAME.part
+        stale.unlink(missing_ok=True)
+    with _part_file(part) as out:
+        try:
             digest, received, total = _stream(url, out, entry.name, progress, timeout, dest)
+            out.flush()
+            os.fsync(out.fileno())
+        except OSError as err:
+            if isinstance(err, DownloadError):
+                raise
+            raise _write_error(err, part, dest) from None
         if total is not None and received != total:
             raise DownloadError(
-                f"{url}: received {received} of {total} bytes (connection cut?); run the "
-                "command again"
+                f"{url}: received {received} of {total} bytes (connection cut?); nothing was "
+                "replaced: run the command again"
             )
         actual = digest.hexdigest()
         if expected and actual != expected:
@@ -1036,11 +1119,100 @@ def download(
                 f"{url}: sha256 {actual} does not match the expected {expected}; the file was "
                 "not kept (a corrupt download or a changed file on the server)"
             )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dest.with_name(dest.name + ".sha256").write_text(f"{actual}  {dest.name}\n")
+        problem = check_weights_file(part)
+        if problem:
+            raise DownloadError(
+                f"{url}: the download is not an intact weights file: {problem}. Nothing was "
+                f"replaced{' (' + str(dest) + ' is as it was)' if dest.exists() else ''}; check "
+                f"the URL or mirror (${BASE_URL_ENV}) and run the command again"
+            )
+        record = dest.with_name(dest.name + ".sha256")
+        record_part = record.with_name(record.name + ".part")
+        try:
+            record_part.write_text(f"{actual}  {dest.name}\n")
+            os.replace(part, dest)
+            os.replace(record_part, record)
+        except OSError as err:
+            record_part.unlink(missing_ok=True)
+            raise _write_error(err, part, dest) from None
     return dest
+
+
+def _existing_copy(dest: Path, expected: str | None, force: bool) -> Path | None:
+    """`dest` when the file already there is the one asked for; None to download (force=True)."""
+    known = expected or _recorded_sha256(dest)
+    if known and sha256_of(dest) == known:
+        return dest
+    if force:
+        return None
+    if known:
+        source = "the expected sha256" if expected else f"the sha256 recorded in {dest}.sha256"
+        problem = f"its sha256 differs from {source}"
+    else:
+        problem = check_weights_file(dest)
+        if problem is None:
+            warnings.warn(
+                f"{dest} is already there and reads as a weights file, so it is kept; it is not "
+                "verified (no sha256 is published or recorded for it). --force downloads the "
+                "official file and replaces it once the download checks out",
+                stacklevel=3,
+            )
+            return dest
+    raise DownloadError(
+        f"{dest} already exists and {problem}; it was left as it is. Move it away, or pass "
+        "--force (force=True) to replace it with the download once that checks out"
+    )
+
+
+@contextlib.contextmanager
+def _part_file(part: Path) -> Iterator[io.BufferedWriter]:
+    """`part` opened for writing from scratch and locked; removed unless it was renamed.
+
+    A `.part` of a killed run holds no lock (the kernel drops it with the process), so it is
+    simply overwritten; a lock held means another download of the same file is running.
+    """
+    try:
+        fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise _write_error(err, part, part.with_suffix("")) from None
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)  # the file is the other download's: leave it
+            raise DownloadError(
+                f"another download is writing {part}; wait for it to finish (or stop it)"
+            ) from None
+    try:
+        os.ftruncate(fd, 0)
+        with os.fdopen(fd, "wb", closefd=False) as out:
+            yield out
+    finally:
+        part.unlink(missing_ok=True)  # still there: the download did not check out
+        os.close(fd)
+
+
+def _write_error(err: OSError, part: Path, dest: Path) -> DownloadError:
+    folder = part.parent
+    if err.errno == errno.ENOSPC:
+        free = shutil.disk_usage(folder).free if folder.is_dir() else 0
+        return DownloadError(
+            f"the disk is full while writing {part} ({free / 1e6:.0f} MB free); nothing was "
+            f"replaced. Free some space or choose another folder with --to"
+        )
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return DownloadError(
+            f"cannot write into {folder} ({err.strerror}); nothing was replaced. Choose a "
+            "folder you can write to with --to"
+        )
+    return DownloadError(
+        f"writing {part} for {dest} failed ({err.strerror or err}); nothing was replaced"
+    )
+
+
+def _write(out: io.BufferedWriter, block: bytes) -> None:
+    """One block onto the .part file (a seam for the tests' full-disk simulation)."""
+    out.write(block)
 
 
 def _stream(url: str, out, label: str, progress: bool, timeout: float, dest: Path):
@@ -1050,7 +1222,7 @@ def _stream(url: str, out, label: str, progress: bool, timeout: float, dest: Pat
         response = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as err:
         raise DownloadError(f"{url}: the server answered {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
         raise DownloadError(
             f"could not reach {url} ({reason}). Without internet, download the file elsewhere "
@@ -1059,12 +1231,28 @@ def _stream(url: str, out, label: str, progress: bool, timeout: float, dest: Pat
     digest, received = hashlib.sha256(), 0
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() else None
+    if "html" in (response.headers.get("Content-Type") or "").lower():
+        response.close()
+        raise DownloadError(
+            f"{url}: the server sent an HTML page (Content-Type "
+            f"{response.headers.get('Content-Type')}), not the weights file: a login, error or "
+            f"captive-portal page. Nothing was replaced; check the URL or mirror (${BASE_URL_ENV})"
+        )
     with (
         response,
         tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=not progress) as bar,
     ):
-        while block := response.read(1 << 20):
-            out.write(block)
+        while True:
+            try:
+                block = response.read(1 << 20)
+            except (http.client.HTTPException, ConnectionError, TimeoutError) as err:
+                raise DownloadError(
+                    f"{url}: the connection broke after {received} bytes "
+                    f"({type(err).__name__}); nothing was replaced: run the command again"
+                ) from None
+            if not block:
+                break
+            _write(out, block)
             digest.update(block)
             received += len(block)
             bar.update(len(block))
