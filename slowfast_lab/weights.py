@@ -84,6 +84,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     that is not an intact slowfast_lab checkpoint.
     """
     path = _existing(path, "checkpoint")
+    if path.stat().st_size == 0:
+        raise _empty(path)
     if not _is_zip(path):
         raise CheckpointError(
             f"{path} is not a slowfast_lab checkpoint (those are torch zip files written by "
@@ -251,7 +253,7 @@ class SafeUnpickler(pickle._Unpickler):  # the Python unpickler: its opcodes can
         text = spec.decode("latin1") if isinstance(spec, bytes) else spec
         if not isinstance(text, str) or not _DTYPE_TEXT.match(text):
             raise _refuse(f"numpy dtype {spec!r} (weights are numeric arrays)")
-        dtype = np.dtype(text)
+        dtype = np.dtype(text, copy=True)  # BUILD may set its byte order: never numpy's own
         if dtype.itemsize > self.max_bytes:
             raise pickle.UnpicklingError(f"a dtype of {dtype.itemsize} bytes in a smaller file")
         return dtype
@@ -517,12 +519,8 @@ def read_weights(path: str | os.PathLike) -> Converted:
     file that is not an intact weights file (empty, truncated, corrupt, malicious, other zip).
     """
     path = _existing(path, "weights file")
-    size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError(
-            f"{path} is empty (0 bytes): an interrupted download or copy. Download it again "
-            "(python -m slowfast_lab weights download NAME) or save it again"
-        )
+    if path.stat().st_size == 0:
+        raise _empty(path)
     if _is_zip(path):
         return _from_torch(path, _torch_load(path))
     data = path.read_bytes()
@@ -542,6 +540,13 @@ def read_weights(path: str | os.PathLike) -> Converted:
     if isinstance(obj, int) and obj == _TORCH_LEGACY_MAGIC:
         return _from_torch(path, _torch_load(path))
     return _from_caffe2(path, obj)
+
+
+def _empty(path: Path) -> CheckpointError:
+    return CheckpointError(
+        f"{path} is empty (0 bytes): an interrupted download or copy. Download it again "
+        "(python -m slowfast_lab weights download NAME) or save it again"
+    )
 
 
 def _is_zip(path: Path) -> bool:
