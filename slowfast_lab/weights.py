@@ -139,7 +139,7 @@ def _config_of(path: Path, fields: dict, state: dict[str, torch.Tensor]) -> Slow
     known = {f.name for f in dataclasses.fields(SlowFastConfig)}
     unknown = sorted(str(k) for k in fields if k not in known)
     missing = sorted(k for k in known if k not in fields)
-    fits = fitting_presets(state)
+    fits = fitting_presets(state) if unknown or missing else []
     instead = (
         f"its weights fit preset {fits[0]!r}: sfl.load_weights(sfl.build_model({fits[0]!r}, "
         f"num_classes={_num_classes(state)}), path)"
@@ -156,6 +156,12 @@ def _config_of(path: Path, fields: dict, state: dict[str, torch.Tensor]) -> Slow
             f"{path}: its config lacks field(s) {', '.join(missing)} (written by an older "
             f"version, or edited?), so the model cannot be rebuilt exactly; {instead}"
         )
+    huge = [k for k, v in fields.items() if _largest_int(v) > _MAX_CONFIG_INT]
+    if huge:  # checked before SlowFastConfig sees them: sizes there drive loops and allocations
+        raise CheckpointError(
+            f"{path}: its config has implausible value(s) for {', '.join(huge)} (above "
+            f"{_MAX_CONFIG_INT:,}); the file is damaged or edited; {instead}"
+        )
     try:
         config = SlowFastConfig(**fields)
     except Exception as err:  # a ConfigError, or a TypeError for values of the wrong kind
@@ -170,6 +176,15 @@ def _config_of(path: Path, fields: dict, state: dict[str, torch.Tensor]) -> Slow
             f"the file is damaged or edited; {instead}"
         )
     return config
+
+
+_MAX_CONFIG_INT = 1 << 20  # far above any real size (frames, channels, classes, blocks)
+
+
+def _largest_int(value: object) -> int:
+    if isinstance(value, (list, tuple)):
+        return max((_largest_int(v) for v in value), default=0)
+    return abs(value) if isinstance(value, int) else 0
 
 
 def _is_state_dict(state: object) -> bool:

@@ -145,6 +145,13 @@ def test_a_config_claiming_millions_of_blocks_is_refused_before_building(tmp_pat
     refuse(tmp_path / "blocks.pt", r"claims 2000006 residual blocks.*hold 8", entry=load_model)
 
 
+def test_a_config_with_absurd_numbers_is_refused_before_validating(tmp_path: Path) -> None:
+    payload = torch.load(saved(tmp_path / "a.pt"), weights_only=True)
+    payload["config"]["tau"] = 10**12  # validation would count tau's divisors one by one
+    torch.save(payload, tmp_path / "tau.pt")
+    refuse(tmp_path / "tau.pt", "implausible value.*tau", entry=load_model)
+
+
 def test_a_config_claiming_a_huge_width_is_refused_before_building(tmp_path: Path) -> None:
     payload = torch.load(saved(tmp_path / "a.pt"), weights_only=True)
     payload["config"]["width"] = 4096
@@ -211,6 +218,37 @@ def test_caffe2_big_endian_arrays_are_read_right(tmp_path: Path) -> None:
     got = read_weights(path).state["slow.stem.conv.conv.weight"]
     assert np.dtype("f4").byteorder == "="  # numpy's own float32 was left as it was
     torch.testing.assert_close(got, torch.from_numpy(w.astype("<f4")), rtol=0, atol=0)
+
+
+def python2_pickle(blobs: dict[str, np.ndarray]) -> bytes:
+    """A protocol-2 pickle as Python 2's cPickle wrote the model zoo: byte strings are str
+    (BINSTRING), numpy under numpy.core; read back with encoding latin1."""
+
+    def text(b: bytes) -> bytes:
+        return (
+            b"U" + bytes([len(b)]) + b if len(b) < 256 else b"T" + len(b).to_bytes(4, "little") + b
+        )
+
+    out = b"\x80\x02}(" + text(b"blobs") + b"}("
+    for name, a in blobs.items():
+        dims = b"".join(b"J" + int(n).to_bytes(4, "little") for n in a.shape)
+        out += text(name.encode())
+        out += b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + text(b"b")
+        out += b"\x87R(K\x01(" + dims + b"tcnumpy\ndtype\n" + text(a.dtype.str[1:].encode())
+        out += b"K\x00K\x01\x87R(K\x03" + text(a.dtype.str[:1].encode())
+        out += b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89" + text(a.tobytes()) + b"tb"
+    return out + b"u" + b"u."
+
+
+def test_python2_model_zoo_pickles_still_load(tmp_path: Path) -> None:
+    w = np.linspace(-1, 1, 8 * 3 * 49, dtype="<f4").reshape(8, 3, 1, 7, 7)
+    rm = np.arange(8, dtype="<f8")
+    data = python2_pickle({"conv1_w": w, "res_conv1_bn_rm": rm})
+    assert pickle.loads(data, encoding="latin1")["blobs"]["conv1_w"].shape == w.shape
+    (tmp_path / "zoo.pkl").write_bytes(data)
+    state = read_weights(tmp_path / "zoo.pkl").state
+    torch.testing.assert_close(state["slow.stem.conv.conv.weight"], torch.from_numpy(w))
+    torch.testing.assert_close(state["slow.stem.conv.bn.running_mean"], torch.from_numpy(rm))
 
 
 class RunsACommand:
