@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_weights_list)
     w = wsub.add_parser("download", help="download an official file (progress bar, verified)")
     w.add_argument("name", help="e.g. SLOWFAST_8x8_R50.pkl (see `weights list`)")
-    w.add_argument("--to", default="weights", help="folder to write into (default: weights/)")
+    w.add_argument(
+        "--to", default="weights", help="folder to write into (default: weights/); a file: --force"
+    )
     w.add_argument("--base-url", help="a mirror instead of the official server")
     w.add_argument("--sha256", help="expected sha256, where you know it")
     w.add_argument(

@@ -842,7 +842,8 @@ def load_weights(model: VideoNet, path: str | os.PathLike, load_head: bool = Tru
     hub `.pyth` files by their content. Every entry of the model must come from the file and every
     weight in the file must find its place, with the same shape; otherwise a CheckpointError says
     what differs and which preset the file fits. `load_head=False` keeps the model's classifier
-    (for fine-tuning on another number of classes).
+    (for fine-tuning on another number of classes). A file whose weights hold NaN or Inf is
+    refused too (CheckpointError naming the entries): such a model outputs NaN everywhere.
 
     >>> model = build_model("slowfast_8x8_r50")                       # doctest: +SKIP
     >>> load_weights(model, "SLOWFAST_8x8_R50.pkl")                   # doctest: +SKIP
