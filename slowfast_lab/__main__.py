@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from .bench import add_arguments
 from .bench import main as bench_main
@@ -53,9 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_weights_list)
     w = wsub.add_parser("download", help="download an official file (progress bar, verified)")
     w.add_argument("name", help="e.g. SLOWFAST_8x8_R50.pkl (see `weights list`)")
-    w.add_argument("--to", default="weights", help="folder to write into (default: weights/)")
+    w.add_argument(
+        "--to", default="weights", help="folder to write into (default: weights/); a file: --force"
+    )
     w.add_argument("--base-url", help="a mirror instead of the official server")
     w.add_argument("--sha256", help="expected sha256, where you know it")
+    w.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file that does not verify (only once the download checks out)",
+    )
     w.set_defaults(func=_weights_download)
     w = wsub.add_parser("info", help="what a checkpoint file holds and which preset fits it")
     w.add_argument("path")
@@ -167,16 +175,27 @@ def _weights_list(args: argparse.Namespace) -> int:
 
 def _weights_download(args: argparse.Namespace) -> int:
     try:
-        path = download(args.name, args.to, base_url=args.base_url, sha256=args.sha256)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always")
+            path = download(
+                args.name, args.to, base_url=args.base_url, sha256=args.sha256, force=args.force
+            )
     except DownloadError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    for note in notes:
+        print(f"note: {note.message}", file=sys.stderr)
     print(f"{path}  (load into build_model({official_file(args.name).preset!r}))")
     return 0
 
 
 def _weights_info(args: argparse.Namespace) -> int:
-    print(json.dumps(checkpoint_info(args.path), indent=1, default=str))
+    try:
+        info = checkpoint_info(args.path)
+    except (ValueError, OSError) as err:  # CheckpointError, a missing file: the message says
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(info, indent=1, default=str))
     return 0
 
 
