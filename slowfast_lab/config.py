@@ -168,7 +168,7 @@ def validate(cfg: SlowFastConfig) -> None:
         value = getattr(cfg, name)
         if not _is_int(value) or not 1 <= value <= LIMITS[name]:
             raise ConfigError(
-                f"{name}={value!r} must be an integer in 1..{LIMITS[name]} "
+                f"{name}={value!r} must be a positive integer, at most {LIMITS[name]} "
                 f"(the paper's 4x16 R50 uses {getattr(_PAPER, name)})"
             )
     if cfg.tau % cfg.alpha != 0:
