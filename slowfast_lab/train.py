@@ -513,8 +513,8 @@ def train(
                     value, stop = float(flags[0]), bool(flags[1] > 0)
                     if not math.isfinite(value):  # before the optimiser takes it
                         raise TrainingError(
-                            f"step {step}: the loss is {value}: training diverged (try a lower "
-                            f"--lr than {cfg.lr:g}); {where()}"
+                            f"step {step}: the loss is {value}: training diverged (a new run with "
+                            f"a lower --lr than {cfg.lr:g} may help); {where()}"
                         )
                     opt.step()
                     running = value if running is None else 0.95 * running + 0.05 * value
@@ -527,8 +527,8 @@ def train(
                     ):
                         if not _finite(*(p for p in model.parameters())):
                             raise TrainingError(
-                                f"step {step}: the weights hold NaN/Inf after the update (try a "
-                                f"lower --lr than {cfg.lr:g}); {where()}"
+                                f"step {step}: the weights hold NaN/Inf after the update (a new "
+                                f"run with a lower --lr than {cfg.lr:g} may help); {where()}"
                             )
                         save(done)
                     if stop:
