@@ -416,9 +416,9 @@ def train(
         raise ValueError(f"checkpoint_every={checkpoint_every!r} must be an integer >= 0 (0: off)")
     if resume and not cfg.out:
         raise ValueError("resume needs the out path of the interrupted run (--out)")
-    rank, world, device, created = _setup_distributed()
-    if rank == 0:
+    if dist_env()[0] == 0:  # before joining a process group: nothing to tear down on refusal
         check_outputs(cfg, overwrite, resume)
+    rank, world, device, created = _setup_distributed()
     if cfg.shards > 1 and world > 1:
         raise ValueError("shards > 1 emulates DDP in one process; do not combine it with torchrun")
     parts = world * cfg.shards
