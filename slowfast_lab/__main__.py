@@ -11,9 +11,16 @@ from .bench import add_arguments
 from .bench import main as bench_main
 from .book import build_book
 from .complexity import complexity
-from .config import get_config
+from .config import ConfigError, get_config
 from .results import COMPARISON_RUNS, compare, comparison_markdown
-from .train import TrainConfig, command_line, evaluate_checkpoint, train
+from .train import (
+    TrainConfig,
+    TrainingError,
+    check_train_config,
+    command_line,
+    evaluate_checkpoint,
+    train,
+)
 from .weights import OFFICIAL_FILES, DownloadError, checkpoint_info, download, official_file
 
 
@@ -32,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_args(p)
     p.add_argument("--out", help="checkpoint path (a JSON record is written beside it)")
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--force", action="store_true", help="replace an existing checkpoint / record")
+    p.add_argument("--resume", action="store_true", help="continue from <out>.partial")
+    p.add_argument("--checkpoint-every", type=int, default=100, metavar="N",
+                   help="write the resumable state <out>.partial every N steps (0: only on Ctrl-C)")  # fmt: skip
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="accuracy of a MotionShapes checkpoint on a fresh split")
@@ -85,13 +96,27 @@ def _book(args: argparse.Namespace) -> int:
     return 1 if any(p.error for p in pages) else 0
 
 
-def _parse_overrides(pairs: list[str]) -> dict:
+def _parse_value(value: str):
+    """'3' -> 3, '0.2' -> 0.2, '1,1,2,1' -> (1, 1, 2, 1); anything else stays a string."""
+    for parse in (int, float):
+        try:
+            return parse(value)
+        except ValueError:
+            pass
+    if "," in value:
+        return tuple(_parse_value(v.strip()) for v in value.split(","))
+    return value
+
+
+def _parse_overrides(pairs: list[str], option: str = "--set") -> dict:
     out = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        if not value:
-            raise SystemExit(f"--set expects FIELD=VALUE, got {pair!r}")
-        out[key] = int(value) if value.lstrip("-").isdigit() else value
+        if not key or not value:
+            raise ConfigError(
+                f"{option} expects FIELD=VALUE (e.g. {option} beta_inv=8), got {pair!r}"
+            )
+        out[key] = _parse_value(value)
     return out
 
 
@@ -117,9 +142,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train_config(args: argparse.Namespace, **extra):
-    task = {
-        k: (float(v) if isinstance(v, str) else v) for k, v in _parse_overrides(args.task).items()
-    }
+    task = _parse_overrides(args.task, "--task")  # checked (names, numbers) by check_train_config
     return TrainConfig(
         model=get_config(args.model, **_parse_overrides(args.set)), task=task, seed=args.seed,
         steps=args.steps, batch_size=args.batch_size, train_clips=args.train_clips,
@@ -130,7 +153,12 @@ def _train_config(args: argparse.Namespace, **extra):
 
 def _train(args: argparse.Namespace) -> int:
     cfg = _train_config(args, out=args.out, half_checkpoint=args.half)
-    result = train(cfg, command=command_line())
+    if args.checkpoint_every < 0:
+        raise ValueError(f"--checkpoint-every {args.checkpoint_every} must be >= 0 (0: off)")
+    result = train(
+        cfg, command=command_line(), overwrite=args.force, resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+    )  # fmt: skip
     rec = result.record
     if "test" in rec:
         print(json.dumps({"train_time_s": rec["train_time_s"], **rec["test"]}))
@@ -138,6 +166,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.clips < 1:
+        raise ValueError(f"--clips {args.clips} must be >= 1 (500 gives about +-2% accuracy)")
     r = evaluate_checkpoint(args.checkpoint, args.seed, args.clips, progress=not args.json)
     if args.json:
         print(json.dumps(r))
@@ -152,6 +182,10 @@ def _compare(args: argparse.Namespace) -> int:
     runs = COMPARISON_RUNS
     if args.only:
         runs = tuple(r for r in runs if any(s.lower() in r[0].lower() for s in args.only))
+        if not runs:  # refuse before anything is trained or written
+            names = "; ".join(r[0] for r in COMPARISON_RUNS)
+            raise ValueError(f"--only {' '.join(args.only)} matches no row; rows are: {names}")
+    check_train_config(_train_config(args))
     rows = compare(_train_config(args), args.out_dir, args.results, runs,
                    resume=not args.no_resume, command=command_line())  # fmt: skip
 
@@ -200,12 +234,18 @@ def _weights_info(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user mistake prints `error: ...` on stderr and returns 2, never a
+    traceback. Caught: ValueError and its subclasses (ConfigError, ShapeError, VideoError,
+    CheckpointError), FileNotFoundError, FileExistsError, TrainingError; Ctrl-C returns 130."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError) as err:  # our errors say what would work
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, FileExistsError, TrainingError) as err:
+        print(f"error: {err}", file=sys.stderr)  # our errors say what would work
         return 2
+    except KeyboardInterrupt as err:  # TrainingInterrupted says where the resumable state is
+        print(f"interrupted: {err or 'stopped by Ctrl-C'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from .config import SlowFastConfig, fusion_points, get_config, lateral_channels, pathway_spec
 
 PARTS = ("slow", "fast", "lateral", "head")
+MAX_CROP = 16384  # counting is analytic, so any size is fast; beyond this it is surely a mistake
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,13 @@ def complexity(
     36.1
     """
     cfg = get_config(name, **overrides)
-    if crop_size < 32:
-        raise ValueError(f"crop_size={crop_size} is too small: the network downsamples by 32")
+    if isinstance(crop_size, bool) or not hasattr(type(crop_size), "__index__"):
+        raise TypeError(f"crop_size={crop_size!r} must be an integer number of pixels, e.g. 256")
+    if not 32 <= crop_size <= MAX_CROP:
+        raise ValueError(
+            f"crop_size={crop_size} must be in 32..{MAX_CROP}: the network downsamples by 32 "
+            "(the paper counts at 256)"
+        )
     tally = _Tally()
     head_in = 0
     if cfg.has_slow:

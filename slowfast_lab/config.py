@@ -19,6 +19,13 @@ PATHWAYS = ("slowfast", "slow", "fast")
 STAGE_NAMES = ("res2", "res3", "res4", "res5")
 # Blocks per residual stage for the ResNet depths of the paper.
 DEPTH_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+# Upper bounds that keep a model (and `complexity`, which loops over blocks) buildable: far above
+# the paper's values (blocks <= 23, width 64, T <= 32, tau <= 16, alpha <= 8, crop 256), far below
+# sizes that would take minutes to count or exhaust memory to build.
+LIMITS = {
+    "T": 1024, "tau": 1024, "alpha": 64, "beta_inv": 1024, "width": 1024, "num_classes": 100_000,
+    "fusion_ratio": 64, "crop": 4096, "fusion_kernel": 63, "blocks_per_stage": 256,
+}  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -68,7 +75,7 @@ class SlowFastConfig:
         for name in ("stage_blocks", "temporal_blocks"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, tuple(int(v) for v in value))
+                object.__setattr__(self, name, _int_tuple(name, value))
         validate(self)
 
     # Derived quantities, named as in the paper.
@@ -108,26 +115,62 @@ class SlowFastConfig:
         return dataclasses.replace(self, **overrides)
 
 
+def _int_tuple(name: str, value) -> tuple[int, ...]:
+    """(3, 4, 6, 3) from any sequence of whole numbers; ConfigError for anything else."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ConfigError(f"{name}={value!r} must be a sequence of 4 integers, e.g. (3, 4, 6, 3)")
+    items = list(value)
+    if not all(_is_int(v) for v in items):
+        raise ConfigError(f"{name}={value!r} must hold integers only, e.g. (3, 4, 6, 3)")
+    return tuple(int(v) for v in items)
+
+
+def _is_int(value) -> bool:
+    """True for int and numpy integers, False for bool, float, str and everything else."""
+    return not isinstance(value, bool) and hasattr(type(value), "__index__")
+
+
 def validate(cfg: SlowFastConfig) -> None:
-    """Raise ConfigError naming the field and a value that would work."""
+    """Raise ConfigError naming the field and a value that would work.
+
+    Integer fields must be ints in [1, LIMITS[name]] (bool and float are refused); the limits keep
+    model building and counting fast and far above any configuration of the paper.
+    """
+    for name in ("pathways", "fusion"):
+        if not isinstance(getattr(cfg, name), str):
+            raise ConfigError(f"{name}={getattr(cfg, name)!r} must be a string")
     if cfg.pathways not in PATHWAYS:
         raise ConfigError(f"pathways={cfg.pathways!r} is not one of {PATHWAYS}")
     if cfg.fusion not in FUSIONS:
         raise ConfigError(f"fusion={cfg.fusion!r} is not one of {FUSIONS}")
-    if cfg.depth not in DEPTH_BLOCKS:
+    if not _is_int(cfg.depth) or cfg.depth not in DEPTH_BLOCKS:
         raise ConfigError(
             f"depth={cfg.depth} is not supported: use 50 or 101 (other layouts: stage_blocks=...)"
         )
-    if cfg.stage_blocks is not None and (len(cfg.stage_blocks) != 4 or min(cfg.stage_blocks) < 1):
+    most = LIMITS["blocks_per_stage"]
+    if cfg.stage_blocks is not None and (
+        len(cfg.stage_blocks) != 4 or min(cfg.stage_blocks) < 1 or max(cfg.stage_blocks) > most
+    ):
         raise ConfigError(
-            f"stage_blocks={cfg.stage_blocks} must give 4 positive block counts (res2..res5)"
+            f"stage_blocks={cfg.stage_blocks} must give 4 block counts (res2..res5), each in "
+            f"1..{most} (R50: (3, 4, 6, 3), R101: (3, 4, 23, 3))"
         )
-    if cfg.temporal_blocks is not None and len(cfg.temporal_blocks) != 4:
-        raise ConfigError(f"temporal_blocks={cfg.temporal_blocks} must give 4 counts (res2..res5)")
-    for name in ("T", "tau", "alpha", "beta_inv", "width", "num_classes", "fusion_ratio", "crop"):
+    if cfg.temporal_blocks is not None and (
+        len(cfg.temporal_blocks) != 4 or min(cfg.temporal_blocks) < 0
+    ):
+        raise ConfigError(
+            f"temporal_blocks={cfg.temporal_blocks} must give 4 counts >= 0 (res2..res5)"
+        )
+    for name in (
+        "T", "tau", "alpha", "beta_inv", "width", "num_classes", "fusion_ratio", "crop",
+        "fusion_kernel",
+    ):  # fmt: skip
         value = getattr(cfg, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name}={value!r} must be a positive integer")
+        if not _is_int(value) or not 1 <= value <= LIMITS[name]:
+            raise ConfigError(
+                f"{name}={value!r} must be a positive integer, at most {LIMITS[name]} "
+                f"(the paper's 4x16 R50 uses {getattr(_PAPER, name)})"
+            )
     if cfg.tau % cfg.alpha != 0:
         divisors = [a for a in range(1, cfg.tau + 1) if cfg.tau % a == 0]
         raise ConfigError(
@@ -140,8 +183,12 @@ def validate(cfg: SlowFastConfig) -> None:
             f"fusion_kernel={cfg.fusion_kernel} must be odd and positive (5 or 7 in the paper) so "
             "that the T-conv lateral keeps T frames"
         )
-    if not 0.0 <= cfg.dropout < 1.0:
-        raise ConfigError(f"dropout={cfg.dropout} must be in [0, 1)")
+    if (
+        isinstance(cfg.dropout, bool)
+        or not isinstance(cfg.dropout, (int, float))
+        or not 0.0 <= cfg.dropout < 1.0
+    ):
+        raise ConfigError(f"dropout={cfg.dropout!r} must be a number in [0, 1) (0.5 in the paper)")
     if cfg.has_fast and cfg.width // cfg.beta_inv < 1:
         raise ConfigError(
             f"beta_inv={cfg.beta_inv} leaves the Fast pathway with no channels "
@@ -249,6 +296,8 @@ def fusion_points(cfg: SlowFastConfig) -> list[tuple[str, int, int]]:
 # ------------------------------------------------------------------------------------------------
 # Presets
 # ------------------------------------------------------------------------------------------------
+
+_PAPER = SlowFastConfig()  # the defaults: SlowFast 4x16 R50, quoted in error messages
 
 _TINY = dict(  # shared by the three tiny presets below
     T=4, tau=8, alpha=4, beta_inv=4, width=16, stage_blocks=(1, 1, 1, 1), crop=64,

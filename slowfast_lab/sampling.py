@@ -63,18 +63,85 @@ def sample_indices(
     >>> sample_indices(64, T=4, tau=16, alpha=8, packing="pyslowfast")[0]
     [0, 20, 40, 63]
     """
-    slow, fast = _raw_indices(T, tau, alpha, start, packing)
-    if fast[-1] >= num_video_frames or start < 0:
+    _check_count("num_video_frames", num_video_frames, 0)
+    _check_sampling(T, tau, alpha, packing, start=start, cap=False)
+    last = start + clip_span(T, tau, alpha, packing=packing, cap=False) - 1
+    if last >= num_video_frames:  # checked before building any list (T may be huge)
+        fits = num_video_frames - (last - start + 1)
+        hint = f"use start in 0..{fits}" if fits >= 0 else "use a smaller T or tau"
         raise ValueError(
-            f"the clip needs raw frames {start}..{fast[-1]} but the video has {num_video_frames}"
+            f"the clip needs raw frames {start}..{last} but the video has {num_video_frames}: "
+            f"{hint}"
         )
-    return slow, fast
+    return _raw_indices(T, tau, alpha, start, packing)
+
+
+# Bounds that no real clip reaches (the paper's largest: 64 Fast frames) but that stop a typo such
+# as T=3_000_000 before it allocates lists or frames.
+MAX_FAST_FRAMES = 100_000
+MAX_CLIPS = 10_000
+MAX_SHORT_SIDE = 8192
+
+
+def _is_int(value) -> bool:
+    return not isinstance(value, bool) and hasattr(type(value), "__index__")
+
+
+def _check_count(name: str, value, least: int, most: int | None = None) -> None:
+    """TypeError unless `value` is an integer (bool, float, str, None refused); ValueError unless
+    least <= value <= most. The messages name the parameter and the range."""
+    if not _is_int(value):
+        raise TypeError(
+            f"{name}={value!r} must be an integer ({type(value).__name__} given)"
+            + (
+                f"; e.g. {name}={int(value)}"
+                if isinstance(value, float) and value.is_integer()
+                else ""
+            )
+        )
+    if value < least or (most is not None and value > most):
+        span = f"{least}..{most}" if most is not None else f">= {least}"
+        raise ValueError(f"{name}={value} must be {span}")
+
+
+def _check_sampling(T, tau, alpha, packing, *, start=0, cap: bool = True) -> None:
+    """The temporal parameters, checked before any list is built: ints, in range, consistent."""
+    _check_count("T", T, 1)
+    _check_count("tau", tau, 1)
+    _check_count("alpha", alpha, 1)
+    _check_count("start", start, 0)
+    if packing not in ("paper", "pyslowfast"):
+        raise ValueError(f"packing must be 'paper' or 'pyslowfast', got {packing!r}")
+    if cap and alpha * T > MAX_FAST_FRAMES:
+        raise ValueError(
+            f"alpha*T = {alpha}*{T} = {alpha * T} Fast frames is more than {MAX_FAST_FRAMES}; "
+            "the paper uses T in 2..16 and alpha in 2..8 (4x16: T=4, tau=16, alpha=8)"
+        )
+
+
+def _check_short_side(short_side) -> None:
+    if short_side is not None:
+        _check_count("short_side", short_side, 1, MAX_SHORT_SIDE)
+
+
+def _check_path(path) -> None:
+    """A str or os.PathLike (what probe opens); VideoError for None, bytes and other types."""
+    if isinstance(path, (str, os.PathLike)) and not isinstance(path, bytes):
+        if isinstance(os.fspath(path), str) and os.fspath(path):
+            return
+    if isinstance(path, bytes):
+        raise VideoError(
+            f"path={path!r} is bytes: give a str or pathlib.Path, e.g. {path.decode(errors='replace')!r}"
+        )
+    raise VideoError(
+        f"path={path!r} ({type(path).__name__}) is not a video path: give a str or pathlib.Path "
+        "of a video file"
+    )
 
 
 def _raw_indices(T: int, tau: int, alpha: int, start: int, packing: str):
     """Indices without the bounds check (the padding path clamps them afterwards)."""
-    if T < 1 or tau < 1 or alpha < 1:
-        raise ValueError(f"T, tau and alpha must be >= 1, got T={T}, tau={tau}, alpha={alpha}")
+    _check_sampling(T, tau, alpha, packing, start=max(start, 0) if _is_int(start) else start)
     if packing == "paper":
         if tau % alpha != 0:
             divisors = [d for d in range(1, tau + 1) if tau % d == 0]
@@ -95,9 +162,18 @@ def _raw_indices(T: int, tau: int, alpha: int, start: int, packing: str):
     raise ValueError(f"packing must be 'paper' or 'pyslowfast', got {packing!r}")
 
 
-def clip_span(T: int = 4, tau: int = 16, alpha: int = 8, *, packing: Packing = "paper") -> int:
-    """Raw frames one clip covers, from its first to its last sampled frame (63 for 4x16)."""
-    return _raw_indices(T, tau, alpha, 0, packing)[1][-1] + 1
+def clip_span(
+    T: int = 4, tau: int = 16, alpha: int = 8, *, packing: Packing = "paper", cap: bool = True
+) -> int:
+    """Raw frames one clip covers, from its first to its last sampled frame (63 for 4x16).
+
+    Computed without building the index lists (`cap=False` allows any T: nothing is allocated).
+    """
+    _check_sampling(T, tau, alpha, packing, cap=cap)
+    if packing == "paper":
+        _raw_indices(1, tau, alpha, 0, packing)  # the divisibility check and its message
+        return (alpha * T - 1) * (tau // alpha) + 1
+    return T * tau if alpha * T > 1 else 1  # linspace(0, T*tau - 1, alpha*T) ends at T*tau - 1
 
 
 def train_clip_start(
@@ -110,6 +186,7 @@ def train_clip_start(
     generator: torch.Generator | None = None,
 ) -> int:
     """A random start for training: uniform over every start whose clip fits (0 if none fits)."""
+    _check_count("num_video_frames", num_video_frames, 0)
     last = max(num_video_frames - clip_span(T, tau, alpha, packing=packing), 0)
     return int(torch.randint(0, last + 1, (1,), generator=generator))
 
@@ -128,8 +205,8 @@ def uniform_clip_starts(
     The first clip starts at frame 0, the last one ends at the last frame; one clip is centred.
     (PySlowFast uses start_k = delta*k/num_clips, which never reaches the end.)
     """
-    if num_clips < 1:
-        raise ValueError(f"num_clips must be >= 1, got {num_clips}")
+    _check_count("num_video_frames", num_video_frames, 0)
+    _check_count("num_clips", num_clips, 1, MAX_CLIPS)
     delta = max(num_video_frames - clip_span(T, tau, alpha, packing=packing), 0)
     if num_clips == 1:
         return [delta // 2]
@@ -210,7 +287,24 @@ def load_clips(
     short_side: int | None = None,
 ) -> list[Clip]:
     """Several clips of one file in one decoding pass (overlapping frames are decoded once)."""
+    _check_path(path)
+    _check_short_side(short_side)
+    if isinstance(starts, (str, bytes)) or not isinstance(starts, Sequence):
+        raise TypeError(f"starts={starts!r} must be a list of frame numbers, e.g. [0, 64]")
+    for start in starts:
+        _check_count("start", start, 0)
+    _check_sampling(T, tau, alpha, packing, cap=False)
+    span = clip_span(T, tau, alpha, packing=packing, cap=False)
     info = probe(path)
+    for start in starts if not pad else ():  # too short: say so before building any index list
+        if start + span > info.num_frames:
+            raise VideoError(
+                f"{info.path}: too few frames for the requested window: T={T} x tau={tau} "
+                f"from start={start} needs raw frames {start}..{start + span - 1}, but the video "
+                f"has {info.num_frames} ({info.duration:.2f} s at {info.fps:.4g} fps). Use "
+                f"start <= {max(info.num_frames - span, 0)}, T*tau <= about {info.num_frames}, "
+                "or pad=True to repeat the last frame"
+            )
     plans = []
     for start in starts:
         try:
@@ -279,6 +373,9 @@ def load_train_clip(
     short_side: int | None = None,
 ) -> Clip:
     """One clip at a random start (training). See `train_clip_start`."""
+    _check_path(path)
+    _check_short_side(short_side)
+    _check_sampling(T, tau, alpha, packing)
     n = probe(path).num_frames
     start = train_clip_start(n, T, tau, alpha, packing=packing, generator=generator)
     return load_clip(path, T, tau, alpha, start, packing=packing, pad=pad, short_side=short_side)
@@ -299,6 +396,10 @@ def load_uniform_clips(
 
     Frames are scaled to `short_side` (256, the test scale) while decoding to bound memory.
     """
+    _check_path(path)
+    _check_short_side(short_side)
+    _check_count("num_clips", num_clips, 1, MAX_CLIPS)
+    _check_sampling(T, tau, alpha, packing)
     n = probe(path).num_frames
     starts = uniform_clip_starts(n, T, tau, alpha, num_clips, packing=packing)
     return load_clips(path, starts, T, tau, alpha, packing=packing, pad=pad, short_side=short_side)

@@ -29,9 +29,11 @@ import math
 import os
 import platform
 import shlex
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,6 +189,8 @@ def _global_batches(n: int, batch: int, seed: int):
 
     Every process draws the same stream, so shards never overlap and never miss a clip.
     """
+    if not 1 <= batch <= n:  # otherwise the loop below never yields: a silent hang
+        raise ValueError(f"a batch of {batch} clips needs at least {batch} clips, got {n}")
     g = torch.Generator().manual_seed(seed)
     while True:
         perm = torch.randperm(n, generator=g)
@@ -203,11 +207,217 @@ def machine_load() -> dict:
     return {"loadavg_1m": load, "cpu_count": os.cpu_count(), "threads": torch.get_num_threads()}
 
 
-def train(cfg: TrainConfig, command: str | None = None) -> TrainResult:
+class TrainingError(RuntimeError):
+    """A run that cannot go on (a NaN/Inf batch or loss); the message says where the last good
+    state is and how to resume from it."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `train`: `partial` holds the resumable state (None when there is no `out`)."""
+
+    def __init__(self, message: str, step: int, partial: str | None):
+        super().__init__(message)
+        self.step, self.partial = step, partial
+
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+_RESUME_IGNORED = ("progress", "threads", "log_every")  # may change between a run and its resume
+MAX_DATA_BYTES = 16 * 2**30  # rendered clips are kept in memory
+
+
+def record_path_of(cfg: TrainConfig) -> str | None:
+    """Where the JSON record goes: `cfg.record`, else the checkpoint's `<stem>.json`."""
+    return cfg.record or (str(Path(cfg.out).with_suffix(".json")) if cfg.out else None)
+
+
+def partial_path_of(cfg: TrainConfig) -> str | None:
+    """The resumable state written during the run (`<out>.partial`), removed when it ends."""
+    return f"{cfg.out}.partial" if cfg.out else None
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    """ValueError (ConfigError for model / task fields) for settings that cannot train, before any
+    data is rendered: counts out of range, a batch larger than the data (which never yields a
+    batch), unknown overrides, output names that would overwrite each other."""
+    from .config import ConfigError
+    from .synthetic import TaskConfig
+
+    def count(name: str, least: int) -> None:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{name}={value!r} must be an integer >= {least} ({flag})")
+
+    for name, least in (("steps", 1), ("batch_size", 1), ("train_clips", 1), ("val_clips", 0),
+                        ("test_clips", 0), ("threads", 1), ("shards", 1), ("log_every", 1),
+                        ("warmup_steps", 0)):  # fmt: skip
+        count(name, least)
+    if cfg.train_clips < cfg.batch_size:
+        raise ValueError(
+            f"train_clips={cfg.train_clips} is smaller than batch_size={cfg.batch_size}: every "
+            f"step needs a full batch; use --train-clips >= {cfg.batch_size} or --batch-size <= "
+            f"{cfg.train_clips}"
+        )
+    if not (isinstance(cfg.lr, (int, float)) and math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ValueError(f"lr={cfg.lr!r} must be a positive number (e.g. 3e-3)")
+    if cfg.optimizer not in ("adamw", "sgd"):
+        raise ValueError(f"optimizer={cfg.optimizer!r} must be 'adamw' or 'sgd'")
+    fields = {f.name for f in dataclasses.fields(TaskConfig)} - {"T", "tau", "alpha"}
+    unknown = sorted(set(cfg.task) - fields)
+    if unknown:
+        raise ConfigError(
+            f"unknown task field(s) {unknown}; task fields are: {', '.join(sorted(fields))} "
+            "(T, tau and alpha follow the model)"
+        )
+    for key, value in cfg.task.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
+            raise ConfigError(f"task field {key}={value!r} must be a number")
+    try:
+        task = cfg.task_config()  # also checks the model preset and its overrides
+    except TypeError as err:
+        raise ConfigError(f"task {cfg.task}: {err}") from None
+    frame_bytes = task.T * task.alpha * task.size**2 * 3
+    if frame_bytes * max(cfg.train_clips, cfg.val_clips, cfg.test_clips) > MAX_DATA_BYTES:
+        raise ValueError(
+            f"{max(cfg.train_clips, cfg.val_clips, cfg.test_clips)} clips of "
+            f"{task.T * task.alpha} frames at {task.size}x{task.size} need more than "
+            f"{MAX_DATA_BYTES / 2**30:.0f} GiB in memory: use fewer clips or a smaller task size"
+        )
+    if cfg.out is not None:
+        if Path(cfg.out).suffix.lower() not in CHECKPOINT_SUFFIXES:
+            raise ValueError(
+                f"out={cfg.out!r}: a checkpoint path must end in .pt or .pth (the JSON record is "
+                f"written beside it as {Path(cfg.out).stem}.json)"
+            )
+        record = record_path_of(cfg)
+        if record and Path(record).resolve() == Path(cfg.out).resolve():
+            raise ValueError(f"the record {record} and the checkpoint {cfg.out} must differ")
+
+
+def check_outputs(cfg: TrainConfig, overwrite: bool = False, resume: bool = False) -> None:
+    """FileExistsError when the checkpoint or its record already exist (unless `overwrite`):
+    a finished run is never replaced without being asked (the CLI's --force). Likewise a
+    resumable state of an interrupted run, unless `resume` continues it."""
+    if overwrite:
+        return
+    partial = partial_path_of(cfg)
+    if partial and not resume and Path(partial).exists():
+        raise FileExistsError(
+            f"{partial} holds the state of an interrupted run: --resume to continue it, or --force "
+            "to start afresh"
+        )
+    for what, path in (("checkpoint", cfg.out), ("record", record_path_of(cfg))):
+        if path and Path(path).exists():
+            raise FileExistsError(
+                f"the {what} {path} already exists: choose another --out, or --force to replace it"
+            )
+
+
+def _atomic_json(obj: dict, path: str | os.PathLike) -> None:
+    """Write JSON to a temporary file, then rename: a crash never leaves half a record."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _save_partial(path: str, cfg: TrainConfig, step: int, model, opt, extra: dict) -> None:
+    """The state after `step` completed steps, atomically (temporary file + os.replace)."""
+    state = {
+        "format": "slowfast_lab_partial",
+        "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=str)),
+        "step": step,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": opt.state_dict(),
+        "rng": torch.get_rng_state(),
+        **extra,
+    }
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_partial(path: str, cfg: TrainConfig) -> dict:
+    """A partial state written by `_save_partial` for this same run (ValueError otherwise)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"nothing to resume: {path} does not exist (it is written every --checkpoint-every "
+            "steps and on Ctrl-C, and removed when a run finishes)"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a damaged file: say which and what to do
+        raise ValueError(f"{path} cannot be read ({err}); delete it to start afresh") from None
+    if not isinstance(state, dict) or state.get("format") != "slowfast_lab_partial":
+        raise ValueError(f"{path} is not a slowfast_lab partial training state")
+    want = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    differ = sorted(
+        k for k in want if k not in _RESUME_IGNORED and state["config"].get(k) != want[k]
+    )
+    if differ:
+        diffs = ", ".join(f"{k}: {state['config'].get(k)!r} -> {want[k]!r}" for k in differ)
+        raise ValueError(
+            f"{path} belongs to a run with other settings ({diffs}); resume with the same "
+            "settings, or delete it to start afresh"
+        )
+    return state
+
+
+def _finite(*tensors: torch.Tensor) -> bool:
+    """NaN/Inf anywhere? One sum per tensor: cheap next to a training step."""
+    return all(bool(torch.isfinite(t.float().sum())) for t in tensors)
+
+
+class _StopOnCtrlC:
+    """During the loop, the first Ctrl-C only sets a flag (the step finishes, its state is saved);
+    a second one interrupts at once. Only in the main thread, where signals arrive."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> _StopOnCtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def train(
+    cfg: TrainConfig,
+    command: str | None = None,
+    *,
+    overwrite: bool = True,
+    resume: bool = False,
+    checkpoint_every: int = 0,
+) -> TrainResult:
     """Train a model on MotionShapes; under torchrun every process calls this (see module doc).
 
     Returns the trained (unwrapped) model in eval mode and the JSON record of the run.
+    With `cfg.out`: `overwrite=False` refuses an existing checkpoint or record (the CLI's default);
+    every `checkpoint_every` steps (and on Ctrl-C) the resumable state goes to `<out>.partial`
+    (atomically), removed at the end; `resume=True` continues from it, giving the same weights as
+    an uninterrupted run. A NaN/Inf batch or loss stops the run (`TrainingError`) before the
+    optimiser or BN statistics take it; Ctrl-C raises `TrainingInterrupted` after the step.
     """
+    check_train_config(cfg)
+    if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} must be an integer >= 0 (0: off)")
+    if resume and not cfg.out:
+        raise ValueError("resume needs the out path of the interrupted run (--out)")
+    if dist_env()[0] == 0:  # before joining a process group: nothing to tear down on refusal
+        check_outputs(cfg, overwrite, resume)
     rank, world, device, created = _setup_distributed()
     if cfg.shards > 1 and world > 1:
         raise ValueError("shards > 1 emulates DDP in one process; do not combine it with torchrun")
@@ -237,32 +447,104 @@ def train(cfg: TrainConfig, command: str | None = None) -> TrainResult:
             opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         batches = _global_batches(len(data), cfg.batch_size, cfg.seed)
         losses: list[tuple[int, float]] = []
+        running, first, earlier = None, 0, 0.0
+        partial = partial_path_of(cfg)
+        saved_step = None  # the step of the last resumable state on disk
+        if resume:
+            state = _load_partial(partial, cfg)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"])
+            if "cuda_rng" in state and torch.cuda.is_available():
+                torch.cuda.set_rng_state(state["cuda_rng"])
+            first, earlier, running = state["step"], state["elapsed"], state["running"]
+            losses = [tuple(x) for x in state["losses"]]
+            saved_step = first
+            for _ in range(first):  # the same data order as an uninterrupted run
+                next(batches)
+
+        def save(done: int) -> None:
+            nonlocal saved_step
+            if rank == 0 and partial:
+                extra = dict(losses=losses, running=running, elapsed=elapsed())
+                _save_partial(partial, cfg, done, model, opt, extra)
+            saved_step = done
+
+        def elapsed() -> float:
+            return earlier + time.perf_counter() - t0
+
+        def where() -> str:
+            if saved_step is None or not partial:
+                return "no resumable state was saved" + ("" if cfg.out else " (no --out)")
+            return f"the last good state (step {saved_step}) is in {partial}: rerun with --resume"
+
         t0 = time.perf_counter()
+        step = first
         net.train()
-        bar = tqdm(range(cfg.steps), desc=f"train {cfg.model.pathways}", disable=not show)
-        running = None
-        for step in bar:
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, cfg)
-            local = next(batches).chunk(world)[rank]
-            opt.zero_grad(set_to_none=True)
-            step_loss = torch.zeros((), device=device)
-            for shard in local.chunk(cfg.shards):
-                slow, fast, labels = data.batch(shard)
-                inputs = model_inputs(model, slow.to(device), fast.to(device))
-                loss = F.cross_entropy(net(*inputs), labels.to(device)) / cfg.shards
-                loss.backward()
-                step_loss += loss.detach()
-            opt.step()
-            if world > 1:  # the logged loss is the global batch's mean
-                dist.all_reduce(step_loss)
-                step_loss /= world
-            value = float(step_loss)
-            running = value if running is None else 0.95 * running + 0.05 * value
-            if step % cfg.log_every == 0 or step == cfg.steps - 1:
-                losses.append((step, round(value, 5)))
-                bar.set_postfix(loss=f"{running:.3f}")
-        train_time = time.perf_counter() - t0
+        bar = tqdm(
+            range(first, cfg.steps), desc=f"train {cfg.model.pathways}", disable=not show,
+            initial=first, total=cfg.steps,
+        )  # fmt: skip
+        with _StopOnCtrlC() as ctrl_c:
+            try:
+                for step in bar:
+                    for group in opt.param_groups:
+                        group["lr"] = _lr_at(step, cfg)
+                    local = next(batches).chunk(world)[rank]
+                    opt.zero_grad(set_to_none=True)
+                    step_loss = torch.zeros((), device=device)
+                    for shard in local.chunk(cfg.shards):
+                        slow, fast, labels = data.batch(shard)
+                        if not _finite(slow, fast):  # before the forward updates BN statistics
+                            raise TrainingError(
+                                f"step {step}: the training batch holds NaN/Inf values (clips "
+                                f"{shard.tolist()[:8]}...): the data is broken; {where()}"
+                            )
+                        inputs = model_inputs(model, slow.to(device), fast.to(device))
+                        loss = F.cross_entropy(net(*inputs), labels.to(device)) / cfg.shards
+                        loss.backward()
+                        step_loss += loss.detach()
+                    flags = torch.stack(
+                        [step_loss, torch.tensor(float(ctrl_c.requested), device=device)]
+                    )
+                    if world > 1:  # the logged loss is the global batch's mean
+                        dist.all_reduce(flags)
+                        flags[0] /= world
+                    value, stop = float(flags[0]), bool(flags[1] > 0)
+                    if not math.isfinite(value):  # before the optimiser takes it
+                        raise TrainingError(
+                            f"step {step}: the loss is {value}: training diverged (a new run with "
+                            f"a lower --lr than {cfg.lr:g} may help); {where()}"
+                        )
+                    opt.step()
+                    running = value if running is None else 0.95 * running + 0.05 * value
+                    if step % cfg.log_every == 0 or step == cfg.steps - 1:
+                        losses.append((step, round(value, 5)))
+                        bar.set_postfix(loss=f"{running:.3f}")
+                    done = step + 1
+                    if stop or (
+                        checkpoint_every and done % checkpoint_every == 0 and done < cfg.steps
+                    ):
+                        if not _finite(*(p for p in model.parameters())):
+                            raise TrainingError(
+                                f"step {step}: the weights hold NaN/Inf after the update (a new "
+                                f"run with a lower --lr than {cfg.lr:g} may help); {where()}"
+                            )
+                        save(done)
+                    if stop:
+                        raise TrainingInterrupted(
+                            f"interrupted after step {done} of {cfg.steps}; {where()}",
+                            done,
+                            partial if cfg.out else None,
+                        )
+            except KeyboardInterrupt as err:
+                if isinstance(err, TrainingInterrupted):
+                    raise
+                raise TrainingInterrupted(
+                    f"interrupted during step {step}; {where()}", saved_step or 0, partial
+                ) from None
+        bar.close()
+        train_time = elapsed()
         model = model.eval()
         if cfg.half_checkpoint:  # evaluate exactly the weights the checkpoint will hold
             model.half().float()
@@ -275,7 +557,10 @@ def train(cfg: TrainConfig, command: str | None = None) -> TrainResult:
             "world_size": world,
             "device": str(device),
             "train_time_s": round(train_time, 1),
-            "train_clips_per_s": round(cfg.steps * cfg.batch_size / train_time, 1),
+            "train_clips_per_s": round(
+                (cfg.steps - first) * cfg.batch_size / max(time.perf_counter() - t0, 1e-9), 1
+            ),
+            **({"resumed_from_step": first} if first else {}),
             "loss_curve": losses,
             "machine": machine_load(),
             "torch": torch.__version__,
@@ -295,10 +580,12 @@ def train(cfg: TrainConfig, command: str | None = None) -> TrainResult:
             save_checkpoint(model.half() if cfg.half_checkpoint else model, cfg.out, meta)
             model.float()
             record["checkpoint"] = str(cfg.out)
-        record_path = cfg.record or (str(Path(cfg.out).with_suffix(".json")) if cfg.out else None)
+        record_path = record_path_of(cfg)
         if rank == 0 and record_path:
-            write_json(record, record_path)
+            _atomic_json(record, record_path)
             record["record_path"] = record_path
+        if rank == 0 and partial and Path(partial).exists():
+            os.remove(partial)  # the run is complete: its checkpoint replaces the partial state
         return TrainResult(model.cpu(), record)
     finally:
         if created:
