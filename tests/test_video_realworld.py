@@ -8,6 +8,8 @@ or a `VideoError` that names the file and the frame.
 
 from __future__ import annotations
 
+import re
+
 import av
 import numpy as np
 import pytest
@@ -100,6 +102,44 @@ def test_avi_with_b_frames(tmp_path, codec, options):
     _assert_exact(path, _reference(path))
 
 
+def test_avi_with_packed_b_frames(tmp_path):
+    # DivX / Xvid "packed bitstream" (as in UCF-101): a P-frame and the B-frame shown before it
+    # share one AVI chunk, and a tiny N-VOP chunk holds the B-frame's place in time.
+    src = _encode(tmp_path / "plain.avi", "mpeg4", options={"bf": "1", "qscale": "3"}, gop=12)
+
+    def divx(data: bytes) -> bytes:  # the user data that tells decoders "packed" ('p')
+        return re.sub(rb"\x00\x00\x01\xb2Lavc[^\x00]*", b"\x00\x00\x01\xb2DivX503b1393p", data)
+
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        packets = [(bytes(p), p.pts, p.is_keyframe) for p in container.demux(stream) if p.size]
+        chunks, j = [], 0
+        while j < len(packets):
+            data, pts, key = packets[j]
+            if j + 1 < len(packets) and packets[j + 1][1] < pts:  # next: a B-frame shown first
+                chunks += [
+                    (divx(data) + packets[j + 1][0], key),
+                    (b"\x00\x00\x01\xb6\x50\x4f", False),
+                ]
+                j += 2
+            else:
+                chunks.append((divx(data), key))
+                j += 1
+        path = tmp_path / "packed.avi"
+        with av.open(str(path), "w") as out:
+            packed = out.add_stream_from_template(stream)
+            packed.codec_context.extradata = divx(stream.codec_context.extradata)
+            packed.codec_tag = "XVID"
+            for n, (data, key) in enumerate(chunks):
+                packet = av.Packet(data)
+                packet.pts = packet.dts = n
+                packet.time_base, packet.stream, packet.is_keyframe = stream.time_base, packed, key
+                out.mux(packet)
+    ref = _reference(path)
+    assert ref["numbers"] == list(range(N))
+    _assert_exact(path, ref)
+
+
 def test_vp8_hidden_alt_ref_frames_are_not_counted(tmp_path):
     # libvpx makes alt-ref frames: decoded but never shown, muxed as their own packet with the
     # timestamp of the next shown frame. FFmpeg's libvpx wrapper does not emit them separately,
@@ -173,12 +213,12 @@ def test_the_default_video_stream_is_read_and_named(tmp_path):
                 out.mux(stream.encode(av.VideoFrame.from_ndarray(image.copy(), format="rgb24")))
         for stream in streams:
             out.mux(stream.encode())
-    info = probe(path)
-    assert (info.stream_index, info.video_streams) == (1, 2)
-    assert "#1" in info.summary() and "default" in info.summary()
     ref = _reference(path, stream_index=1)
     assert ref["numbers"] == list(range(N - 1, -1, -1))
     _assert_exact(path, ref)
+    info = probe(path)
+    assert (info.stream_index, info.video_streams) == (1, 2)
+    assert "#1" in info.summary() and "default" in info.summary()
 
 
 # ------------------------------------------------------------------------------------------------
