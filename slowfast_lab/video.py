@@ -36,7 +36,7 @@ import math
 import os
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -111,6 +111,14 @@ class _Index:
     decoded: bool = False  # built by decoding every frame (ground truth), not from packets
     bad: tuple[int, ...] = ()  # frames flagged corrupt or following a decoder error (decode pass)
     hidden: int = 0  # packets that are never shown (VP8 alt-ref frames)
+    dts: tuple[int | None, ...] = ()  # frame i's decode timestamp: a second seek target
+    # Table keyframes the decoder did not treat as keyframes (a container index that flags
+    # ordinary frames): learnt while reading, then no longer used as seek targets.
+    not_keys: set[int] = field(default_factory=set, compare=False, repr=False)
+
+    def seek_keys(self) -> list[int]:
+        """Keyframes worth seeking to: the table's, less those the decoder contradicted."""
+        return [k for k in self.keyframes if k not in self.not_keys]
 
     @functools.cached_property
     def frame_of_pts(self) -> dict[int, int]:
@@ -377,7 +385,7 @@ def _raise(message: str):
 def _scan(container, stream, path: str) -> _Index | None:
     """Demux every packet of `stream` (no decoding) into the frame table, or None where the
     packets' timestamps cannot give the display order (then the caller decodes)."""
-    packets: list[tuple[int | None, bool]] = []
+    packets: list[tuple[int | None, bool, int | None]] = []
     hidden = 0
     vp8 = stream.codec_context.name == "vp8"
     read_error = None
@@ -388,7 +396,7 @@ def _scan(container, stream, path: str) -> _Index | None:
             if vp8 and not memoryview(packet)[0] & 0x10:
                 hidden += 1  # VP8 show_frame bit clear: an alt-ref frame, decoded, never shown
                 continue
-            packets.append((packet.pts, packet.is_keyframe))
+            packets.append((packet.pts, packet.is_keyframe, packet.dts))
     except (av.error.FFmpegError, OSError) as err:
         read_error = f"{type(err).__name__}: {err}"
     if not packets:
@@ -409,7 +417,8 @@ def _scan(container, stream, path: str) -> _Index | None:
     pts = tuple(all_pts[i] for i in order)
     rank_of = {i: rank for rank, i in enumerate(order)}
     keyframes = sorted(rank_of[i] for i, p in enumerate(packets) if p[1])
-    return _Index(pts, tuple(keyframes), len(pts), False, read_error, hidden=hidden)
+    dts = tuple(packets[i][2] for i in order)
+    return _Index(pts, tuple(keyframes), len(pts), False, read_error, hidden=hidden, dts=dts)
 
 
 def _decode_scan(container, stream, path: str) -> _Index:
@@ -417,9 +426,10 @@ def _decode_scan(container, stream, path: str) -> _Index:
     stream.thread_type = "AUTO"
     counters = {"decoded": 0, "packet_errors": 0}
     ids: list[int | None] = []
+    dts: list[int | None] = []
     keys: list[int] = []
     bad: list[int] = []
-    check = _Damage(counters)
+    check = _Damage(counters, at_start=True)
     for frame in _decode(container, stream, counters):
         i = len(ids)
         if check.is_bad(frame):
@@ -427,6 +437,7 @@ def _decode_scan(container, stream, path: str) -> _Index:
         elif frame.key_frame:
             keys.append(i)
         ids.append(frame.pts)
+        dts.append(frame.dts)
     read_error = counters.get("read_error")
     if not ids:
         why = f" ({read_error})" if read_error else ""
@@ -444,17 +455,20 @@ def _decode_scan(container, stream, path: str) -> _Index:
         read_error,
         decoded=True,
         bad=tuple(bad),
+        dts=() if positional else tuple(dts),
     )
 
 
 class _Damage:
     """Tells which decoded frames are damaged: flagged corrupt by the decoder, or output after a
-    decoding error and before the next clean keyframe (they predict from damaged pictures)."""
+    decoding error and before the next clean keyframe (they predict from damaged pictures).
+    `at_start`: decoding starts at the file's start, where frames before the first keyframe (a
+    file cut mid-GOP) predict from pictures the file does not hold."""
 
-    def __init__(self, counters: dict):
+    def __init__(self, counters: dict, at_start: bool = False):
         self.counters = counters
         self.errors = counters.get("packet_errors", 0)
-        self.tainted = False
+        self.tainted = at_start
 
     def is_bad(self, frame: av.VideoFrame) -> bool:
         errors = self.counters.get("packet_errors", 0)
@@ -564,9 +578,11 @@ def _read(path, info, index, wanted, short_side, counters) -> dict[int, np.ndarr
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"  # frame + slice threads: the decoder is the bottleneck
-        runs = [wanted] if index.positional else list(_runs(index, wanted))
-        for run in runs:
+        todo = wanted
+        while todo:  # plan one run at a time: reading may learn that a "keyframe" is not one
+            run = todo if index.positional else next(_runs(index, todo))
             _read_run(path, container, stream, index, run, convert, got, counters)
+            todo = todo[len(run) :]
     return got
 
 
@@ -577,14 +593,23 @@ def _read_run(path, container, stream, index: _Index, run: list[int], convert, g
     retried from the previous keyframe; a damaged or inconsistent decode after a seek is redone
     from the start of the file, whose decode defines the frame indices.
     """
-    keys = index.keyframes
+    keys = index.seek_keys()
     k = -1 if index.positional else bisect.bisect_right(keys, run[0]) - 1
+    step, by_dts = 1, False
     while k >= 0:
-        _seek(container, stream, index.pts[keys[k]])
+        target = index.dts[keys[k]] if by_dts else index.pts[keys[k]]
+        _seek(container, stream, target)
         counters["seeks"] += 1
         result = _decode_run(container, stream, index, run, convert, counters, seeked=True)
-        if result == "late":
-            k -= 1
+        if result == "late" and not by_dts and _has_dts(index, keys[k]):
+            # Containers that index by decode time (MP4) can overshoot a pts target when
+            # frames near it are flagged keyframes: try the keyframe's decode time first.
+            by_dts = True
+            continue
+        if result == "late":  # not a keyframe, or a seek that overshot: go back, further each time
+            by_dts = False
+            k -= step
+            step *= 2
             continue
         if isinstance(result, dict):
             got.update(result)
@@ -618,11 +643,12 @@ def _decode_run(container, stream, index: _Index, run, convert, counters, *, see
     """
     need = set(run)
     frame_of_pts = index.frame_of_pts
-    damage = _Damage(counters)
+    damage = _Damage(counters, at_start=not seeked)
     out: dict[int, np.ndarray] = {}
     bad: list[int] = []
     expected = None if seeked else 0  # the next frame index the decoder must give
     count = 0
+    keys = set(index.keyframes)
     for frame in _decode(container, stream, counters):
         is_bad = damage.is_bad(frame)
         if index.positional:
@@ -630,6 +656,8 @@ def _decode_run(container, stream, index: _Index, run, convert, counters, *, see
             count += 1
         else:
             i = frame_of_pts.get(frame.pts)
+        if i in keys and not frame.key_frame:
+            index.not_keys.add(i)  # the container flags it, the decoder does not
         if expected is None:  # after a seek: wait for the first clean keyframe
             if i is None or not frame.key_frame or is_bad:
                 continue  # e.g. leading frames of an open GOP, which need the previous one
@@ -666,10 +694,10 @@ def _raise_damaged(path: str, info: VideoInfo, frames: list[int], missing: bool 
     what = "could not be decoded" if missing else "does not decode cleanly"
     raise VideoError(
         f"{path}: frame {frames[0]} (t={at:.2f} s) {what}"
-        f"{f' (frames {_ranges(frames)})' if len(frames) > 1 else ''}: the file is corrupt or "
-        "truncated there (the decoder reported errors or flagged the frame corrupt). Choose "
-        "another start, or re-encode the file (`ffmpeg -i IN -c:v libx264 OUT.mp4` often "
-        "repairs it)"
+        f"{f' (frames {_ranges(frames)})' if len(frames) > 1 else ''}: the file is corrupt, "
+        "truncated or cut there (the decoder reported errors, flagged the frame corrupt, or the "
+        "frame needs pictures before the file's first keyframe). Choose another start, or "
+        "re-encode the file (`ffmpeg -i IN -c:v libx264 OUT.mp4` often repairs it)"
     )
 
 
@@ -686,7 +714,7 @@ def iter_frames(
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        damage = _Damage(counters)
+        damage = _Damage(counters, at_start=True)
         for i, frame in enumerate(_decode(container, stream, counters)):
             if damage.is_bad(frame):
                 _raise_damaged(path, info, [i])
@@ -708,6 +736,10 @@ def _runs(index: _Index, wanted: list[int]) -> Iterator[list[int]]:
     yield run
 
 
+def _has_dts(index: _Index, i: int) -> bool:
+    return bool(index.dts) and index.dts[i] is not None and index.dts[i] != index.pts[i]
+
+
 def _seek(container, stream, ts: int) -> None:
     """Seek so that decoding restarts at the last keyframe at or before timestamp `ts`."""
     try:
@@ -721,8 +753,9 @@ def _seek(container, stream, ts: int) -> None:
 
 def _keyframe_before(index: _Index, i: int) -> int:
     """The last keyframe index <= i (0 when the stream does not start with a keyframe)."""
-    k = bisect.bisect_right(index.keyframes, i) - 1
-    return index.keyframes[k] if k >= 0 else 0
+    keys = index.seek_keys()
+    k = bisect.bisect_right(keys, i) - 1
+    return keys[k] if k >= 0 else 0
 
 
 def _decode(container, stream, counters: dict) -> Iterator[av.VideoFrame]:

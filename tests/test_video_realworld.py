@@ -179,6 +179,27 @@ def test_h264_444_seeking_mid_file(tmp_path):
     _assert_exact(path, ref)
 
 
+def test_seek_to_a_frame_wrongly_flagged_keyframe_is_verified(tmp_path):
+    # A broken container index that flags every frame as a keyframe: a seek lands on a P-frame
+    # and the decoder makes grey/garbage pictures from missing references, without an error.
+    src = _encode(tmp_path / "src.mp4", "mpeg4", options={"bf": "2", "qscale": "3"}, gop=32)
+    path = tmp_path / "allkeys.mp4"
+    with av.open(str(src)) as container, av.open(str(path), "w") as out:
+        stream = container.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        for packet in container.demux(stream):
+            if packet.size:
+                packet.is_keyframe, packet.stream = True, copy
+                out.mux(packet)
+    assert len(probe(path).keyframes) == N  # the case is what it claims
+    ref = _reference(path)
+    assert ref["numbers"] == list(range(N))
+    _assert_exact(path, ref)
+    stats = {}
+    read_frames(path, list(range(70, 90, 2)), stats=stats)
+    assert stats["decoded"] < 60, stats  # learnt keyframes: no decode from the start
+
+
 def test_mp4_edit_list_from_b_frames(tmp_path):
     # B-frames delay display: MP4 writes an edit list and the first packets have negative dts
     path = _encode(tmp_path / "edit.mp4", "libx264", options={"bf": "3", "crf": "18"})
@@ -253,3 +274,34 @@ def test_damage_in_the_middle_is_an_error_not_pixels(tmp_path, name, codec, opti
     assert errors > 0  # clips over the damaged GOP are refused
     early = sfl.load_clip(path, T=4, tau=4, alpha=4, start=0)  # before the damage: fine
     assert _numbers(early.fast) == list(range(16))
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
+def test_file_cut_before_a_keyframe(tmp_path, codec):
+    # A file whose first packets are P-frames (cut mid-GOP): the packets count 86 frames. The
+    # h264 decoder skips them (64 frames out); mpeg4 makes grey pictures from missing references.
+    src = _encode(tmp_path / "src.mp4", codec, options={"bf": "0"}, gop=32)
+    path = tmp_path / "cut.mp4"
+    with av.open(str(src)) as container, av.open(str(path), "w") as out:
+        stream = container.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        for n, packet in enumerate(p for p in container.demux(stream) if p.size):
+            if n >= 10:
+                packet.stream = copy
+                out.mux(packet)
+    ref = _reference(path)
+    if codec == "libx264":  # the count is corrected while reading; the clips are re-planned
+        clips = sfl.load_uniform_clips(path, num_clips=4, T=4, tau=8, alpha=4, short_side=None)
+        for clip in clips:
+            assert _numbers(clip.fast) == [ref["numbers"][i] for i in clip.fast_indices]
+        assert probe(path).num_frames == len(ref["numbers"]) == N - 32
+        _assert_exact(path, ref)
+    else:  # frames 0..21 exist but cannot be right: an error, never grey pixels
+        for load in (
+            lambda: sfl.load_clip(path, T=4, tau=8, alpha=4, start=0),
+            lambda: sfl.load_uniform_clips(path, num_clips=4, T=4, tau=8, alpha=4),
+        ):
+            with pytest.raises(VideoError, match=r"cut\.mp4: frame 0 "):
+                load()
+        clip = sfl.load_clip(path, T=4, tau=8, alpha=4, start=30)
+        assert _numbers(clip.fast) == [ref["numbers"][i] for i in clip.fast_indices]
