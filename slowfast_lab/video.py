@@ -103,7 +103,7 @@ class VideoInfo:
 class _Index:
     """The stream's frame table: frame i is the decoded frame whose pts is pts[i]."""
 
-    pts: tuple[int, ...]  # frame i's pts as the decoder outputs it (empty if positional)
+    pts: tuple[int, ...]  # frame i's id: its pts, or see by_packet (empty if positional)
     keyframes: tuple[int, ...]  # frame indices a decode can start from, ascending
     num_frames: int
     positional: bool  # no usable timestamps: frames are counted from the start, no seeking
@@ -112,6 +112,10 @@ class _Index:
     bad: tuple[int, ...] = ()  # frames flagged corrupt or following a decoder error (decode pass)
     hidden: int = 0  # packets that are never shown (VP8 alt-ref frames)
     dts: tuple[int | None, ...] = ()  # frame i's decode timestamp: a second seek target
+    # Ids are the decode timestamps of the packets the frames came from (decoded tables): AVI
+    # demuxers guess pts from history, so a frame's pts after a seek can differ; its packet's
+    # decode time (the chunk number) cannot.
+    by_packet: bool = False
     # Table keyframes the decoder did not treat as keyframes (a container index that flags
     # ordinary frames): learnt while reading, then no longer used as seek targets.
     not_keys: set[int] = field(default_factory=set, compare=False, repr=False)
@@ -426,18 +430,18 @@ def _decode_scan(container, stream, path: str) -> _Index:
     stream.thread_type = "AUTO"
     counters = {"decoded": 0, "packet_errors": 0}
     ids: list[int | None] = []
-    dts: list[int | None] = []
+    sources: list[int | None] = []
     keys: list[int] = []
     bad: list[int] = []
     check = _Damage(counters, at_start=True)
-    for frame in _decode(container, stream, counters):
+    for frame in _decode(container, stream, counters, tag=True):
         i = len(ids)
         if check.is_bad(frame):
             bad.append(i)
         elif frame.key_frame:
             keys.append(i)
         ids.append(frame.pts)
-        dts.append(frame.dts)
+        sources.append(frame.opaque)
     read_error = counters.get("read_error")
     if not ids:
         why = f" ({read_error})" if read_error else ""
@@ -446,7 +450,9 @@ def _decode_scan(container, stream, path: str) -> _Index:
             f"decoded{why}; the file is corrupt or truncated. Check it in a media player or "
             "re-encode it"
         )
-    positional = None in ids or len(set(ids)) != len(ids)
+    by_packet = _unique(sources)
+    ids = sources if by_packet else ids
+    positional = not _unique(ids)
     return _Index(
         () if positional else tuple(ids),
         tuple(keys) if not positional else (),
@@ -455,8 +461,12 @@ def _decode_scan(container, stream, path: str) -> _Index:
         read_error,
         decoded=True,
         bad=tuple(bad),
-        dts=() if positional else tuple(dts),
+        by_packet=by_packet,
     )
+
+
+def _unique(ids: list) -> bool:
+    return None not in ids and len(set(ids)) == len(ids)
 
 
 class _Damage:
@@ -614,6 +624,8 @@ def _read_run(path, container, stream, index: _Index, run: list[int], convert, g
         if isinstance(result, dict):
             got.update(result)
             return
+        if result == "mismatch" and not index.decoded:
+            raise _TableMismatch  # the packets' timestamps are wrong: no use reading on
         break  # damaged or inconsistent after a seek: the decode from the start decides
     counters["restarts"] += 1
     with _open(path) as fresh:
@@ -649,13 +661,13 @@ def _decode_run(container, stream, index: _Index, run, convert, counters, *, see
     expected = None if seeked else 0  # the next frame index the decoder must give
     count = 0
     keys = set(index.keyframes)
-    for frame in _decode(container, stream, counters):
+    for frame in _decode(container, stream, counters, tag=index.by_packet):
         is_bad = damage.is_bad(frame)
         if index.positional:
             i = count
             count += 1
         else:
-            i = frame_of_pts.get(frame.pts)
+            i = frame_of_pts.get(frame.opaque if index.by_packet else frame.pts)
         if i in keys and not frame.key_frame:
             index.not_keys.add(i)  # the container flags it, the decoder does not
         if expected is None:  # after a seek: wait for the first clean keyframe
@@ -758,11 +770,16 @@ def _keyframe_before(index: _Index, i: int) -> int:
     return keys[k] if k >= 0 else 0
 
 
-def _decode(container, stream, counters: dict) -> Iterator[av.VideoFrame]:
-    """Decode packet by packet: a damaged packet is counted (see `_Damage`) and skipped."""
+def _decode(container, stream, counters: dict, tag: bool = False) -> Iterator[av.VideoFrame]:
+    """Decode packet by packet: a damaged packet is counted (see `_Damage`) and skipped.
+    `tag`: each frame's `opaque` is the decode timestamp of the packet it was decoded from."""
+    if tag:
+        stream.codec_context.copy_opaque = True  # FFmpeg carries packet.opaque to its frame
     try:
         packets = container.demux(stream)
         for packet in packets:
+            if tag:
+                packet.opaque = packet.dts
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
