@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 
 import slowfast_lab as sfl
-from slowfast_lab.video import VideoError, frame_number, numbered_frames, probe, read_frames
+from slowfast_lab.video import (
+    VideoError,
+    frame_number,
+    iter_frames,
+    numbered_frames,
+    probe,
+    read_frames,
+)
 
 N = 96  # frames per test video
 H, W = 64, 128
@@ -272,6 +279,8 @@ def test_damage_in_the_middle_is_an_error_not_pixels(tmp_path, name, codec, opti
         # returned frames are undamaged: exactly the frame encoded there
         assert _numbers(clip.fast) == clip.fast_indices, start
     assert errors > 0  # clips over the damaged GOP are refused
+    with pytest.raises(VideoError, match=rf"{name}: frame \d+ "):
+        list(iter_frames(path))  # the sequential reader refuses the damaged frames too
     early = sfl.load_clip(path, T=4, tau=4, alpha=4, start=0)  # before the damage: fine
     assert _numbers(early.fast) == list(range(16))
 
