@@ -101,7 +101,8 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class _Index:
-    """The stream's frame table: frame i is the decoded frame whose pts is pts[i]."""
+    """The stream's frame table: frame i is the decoded frame whose id is pts[i] (its pts, or
+    with `by_packet` the decode timestamp of its packet)."""
 
     pts: tuple[int, ...]  # frame i's id: its pts, or see by_packet (empty if positional)
     keyframes: tuple[int, ...]  # frame indices a decode can start from, ascending
