@@ -9,6 +9,8 @@ frames), then times getting the 32 Fast frames of one 4x16 clip (raw frames 100.
     ours            slowfast_lab.read_frames: seek to the keyframe before frame 100, decode
                     forward, convert only the 32 needed frames to RGB, stop after frame 162
     ours (cold)     the same plus `probe` (one demux pass over the file; normally cached)
+    ours, AVI copy  the same video encoded into AVI, whose timestamps are in decode order: the
+                    frame table comes from decoding the file once (cold: includes that pass)
     decode-all      decode every frame to RGB with PyAV, then index 32 of them
     PyTorchVideo    EncodedVideo (PyAV backend) .get_clip(4.0 s, 6.56 s), then every 2nd frame
 
@@ -36,7 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from slowfast_lab.sampling import sample_indices  # noqa: E402
-from slowfast_lab.video import _probe_cached, read_frames  # noqa: E402
+from slowfast_lab.video import _DECODED_TABLES, _probe_cached, read_frames  # noqa: E402
 
 W, H, FPS, SECONDS = 1280, 720, 25, 10
 START = 100  # raw frame: 4 s in, so neither method starts at a lucky keyframe 0
@@ -67,6 +69,7 @@ def ours(path: Path, idx: list[int]) -> np.ndarray:
 
 def ours_cold(path: Path, idx: list[int]) -> np.ndarray:
     _probe_cached.cache_clear()
+    _DECODED_TABLES.clear()
     return read_frames(path, idx)
 
 
@@ -140,6 +143,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     _, idx = sample_indices(FPS * SECONDS, T=4, tau=16, alpha=8, start=START)
     methods = {"ours": ours, "ours (cold: + probe)": ours_cold, "decode-all + index": decode_all}
+    methods["ours, AVI copy"] = lambda path, idx: ours(remuxed[path], idx)
+    methods["ours (cold), AVI copy: + decode pass"] = lambda path, idx: ours_cold(
+        remuxed[path], idx
+    )
+    remuxed: dict[Path, Path] = {}
     try:
         EncodedVideo, how = import_encoded_video()
         methods["PyTorchVideo EncodedVideo"] = make_ptv(EncodedVideo)
@@ -152,6 +160,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for gop in (50, 250):
             path = make_video(Path(tmp) / f"bench_gop{gop}.mp4", gop)
+            remuxed[path] = make_video(path.with_suffix(".avi"), gop)  # same frames, in AVI
             rows, reference = [], None
             for name, fn in methods.items():
                 seconds, frames = timed(fn, path, idx, repeats=args.repeats)

@@ -339,7 +339,16 @@ def load_clips(
             padded = 0
         plans.append((slow, fast, padded))
     union = sorted({i for _, fast, _ in plans for i in fast})
-    frames = read_frames(info.path, union, short_side=short_side)
+    try:
+        frames = read_frames(info.path, union, short_side=short_side)
+    except VideoError:
+        if probe(info.path).num_frames == info.num_frames:
+            raise
+        # Reading replaced a frame table made from the container's (wrong) timestamps by one
+        # made from decoding, with another frame count: check the windows against it again.
+        return load_clips(
+            path, starts, T, tau, alpha, packing=packing, pad=pad, short_side=short_side
+        )
     row = {i: r for r, i in enumerate(union)}
     clips = []
     for slow, fast, padded in plans:
@@ -402,7 +411,17 @@ def load_uniform_clips(
     _check_sampling(T, tau, alpha, packing)
     n = probe(path).num_frames
     starts = uniform_clip_starts(n, T, tau, alpha, num_clips, packing=packing)
-    return load_clips(path, starts, T, tau, alpha, packing=packing, pad=pad, short_side=short_side)
+    try:
+        return load_clips(
+            path, starts, T, tau, alpha, packing=packing, pad=pad, short_side=short_side
+        )
+    except VideoError:
+        if probe(path).num_frames == n:
+            raise
+        # the frame count was corrected while reading (see `load_clips`): spread the clips again
+        return load_uniform_clips(
+            path, num_clips, T, tau, alpha, packing=packing, pad=pad, short_side=short_side
+        )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,20 +1,31 @@
 """Video files in: probing and exact, seek-based frame decoding with PyAV.
 
-A frame's *index* is its position in presentation (display) order: frame 0 is the first frame a
-player shows. Everything in `slowfast_lab` that speaks of "raw frame i" means this index.
+A frame's *index* is its position in display order **as the decoder outputs it**: frame 0 is the
+first frame that decoding the file from its start gives, frame i the i-th. Everything in
+`slowfast_lab` that speaks of "raw frame i" means this index, whatever the container's
+timestamps say (decode-order timestamps in AVI, repeated or missing ones, hidden VP8 frames,
+open GOPs, edit lists, variable frame rate).
 
 How a clip is read (`read_frames`):
 
-    1. probe: demux every packet once (no decoding) and sort their presentation timestamps (pts).
-       frame i  <->  i-th smallest pts. This gives the true frame count and the keyframes even when
-       the header has none or a wrong one (WebM/VP9, Matroska, variable frame rate, cut files).
+    1. probe: the frame table. Usually one demux pass (no decoding): frame i <-> the i-th
+       smallest presentation timestamp (pts), hidden VP8 frames left out. Where the container's
+       timestamps cannot be trusted (AVI and raw streams carry decode-order times; repeated or
+       missing pts), the table comes from decoding the whole file once instead.
     2. seek:  jump to the last keyframe at or before the first frame we need
               (a decoder can only start at a keyframe: other frames are stored as differences).
     3. decode forward, converting only the frames we need to RGB, and stop after the last one.
        If the next needed frame lies past another keyframe, seek again instead of decoding the gap.
+    4. verify: the decoder must start at a clean keyframe no later than the first frame needed,
+       and then give the table's frames one after another. A seek that lands wrong is retried
+       from an earlier keyframe, then from the start of the file; a table built from packets that
+       the decoder contradicts is replaced by one built from decoding (cached), and the read is
+       redone. Seeking is an optimisation: it never changes which frame is returned.
 
-Every failure raises `VideoError` (a ValueError) whose message names the file, says what is wrong
-and what would work; no raw PyAV exception reaches the caller.
+Frames the decoder flags as corrupt, or that follow a decoding error before the next clean
+keyframe, are never returned as pixels: `VideoError` names the file and the frame index. Every
+failure raises `VideoError` (a ValueError) whose message names the file, says what is wrong and
+what would work; no raw PyAV exception reaches the caller.
 """
 
 from __future__ import annotations
@@ -23,8 +34,9 @@ import bisect
 import functools
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -51,6 +63,10 @@ class VideoInfo:
     `header_frames` is what the container claims (None when it says nothing); `num_frames` is counted.
     `keyframes` are the indices of frames a decoder can start from. `notes` lists what differed from
     the header or needs care (missing frame count, variable frame rate, rotation, truncation).
+    `stream_index` is the video stream read (the container's default one, as players choose) out of
+    `video_streams` video streams; `table` says how the frame table was made: "packets" (one
+    demux pass) or "decoded" (every frame decoded once); `bad_frames` are frames the decoder could
+    not give cleanly (known so far; reading them raises `VideoError`).
     """
 
     path: str
@@ -67,6 +83,10 @@ class VideoInfo:
     keyframes: tuple[int, ...]
     variable_frame_rate: bool
     notes: tuple[str, ...] = ()
+    stream_index: int = 0
+    video_streams: int = 1
+    table: str = "packets"
+    bad_frames: tuple[int, ...] = ()
 
     def summary(self) -> str:
         """One line for a lesson: `clip.mp4: 132 frames, 25 fps, 5.28 s, 456x256, h264 ...`."""
@@ -81,28 +101,78 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class _Index:
-    """The stream's frame table from one demux pass: frame i has presentation timestamp pts[i]."""
+    """The stream's frame table: frame i is the decoded frame whose id is pts[i] (its pts, or
+    with `by_packet` the decode timestamp of its packet)."""
 
-    pts: tuple[int, ...]  # sorted presentation timestamps, one per frame (empty if positional)
-    keyframes: tuple[int, ...]  # frame indices of keyframes, ascending
+    pts: tuple[int, ...]  # frame i's id: its pts, or see by_packet (empty if positional)
+    keyframes: tuple[int, ...]  # frame indices a decode can start from, ascending
     num_frames: int
-    positional: bool  # no usable timestamps: frames are numbered in decoding order, no seeking
+    positional: bool  # no usable timestamps: frames are counted from the start, no seeking
     read_error: str | None  # the demuxer stopped early (truncated or corrupt data)
+    decoded: bool = False  # built by decoding every frame (ground truth), not from packets
+    bad: tuple[int, ...] = ()  # frames flagged corrupt or following a decoder error (decode pass)
+    hidden: int = 0  # packets that are never shown (VP8 alt-ref frames)
+    dts: tuple[int | None, ...] = ()  # frame i's decode timestamp: a second seek target
+    # Ids are the decode timestamps of the packets the frames came from (decoded tables): AVI
+    # demuxers guess pts from history, so a frame's pts after a seek can differ; its packet's
+    # decode time (the chunk number) cannot.
+    by_packet: bool = False
+    # Table keyframes the decoder did not treat as keyframes (a container index that flags
+    # ordinary frames): learnt while reading, then no longer used as seek targets.
+    not_keys: set[int] = field(default_factory=set, compare=False, repr=False)
+
+    def seek_keys(self) -> list[int]:
+        """Keyframes worth seeking to: the table's, less those the decoder contradicted."""
+        return [k for k in self.keyframes if k not in self.not_keys]
 
     @functools.cached_property
     def frame_of_pts(self) -> dict[int, int]:
         return {p: i for i, p in enumerate(self.pts)}
 
 
-def probe(path: PathLike) -> VideoInfo:
-    """Open `path`, count its frames from the stream and decode its first frame.
+class _TableMismatch(Exception):
+    """The decoder contradicted a frame table built from packets: build it by decoding."""
 
-    Cost: reads every packet header once (no decoding; a few ms per thousand frames) and decodes one
-    frame. The result is cached per file (path, size, modification time).
+
+# Containers whose packet timestamps are decode-order times (AVI) or guesses (raw streams): their
+# frame table always comes from decoding.
+_DECODE_ORDER_FORMATS = {"avi", "h264", "hevc", "m4v", "mpegvideo", "cavsvideo", "vc1"}
+_DECODED_TABLES: OrderedDict[tuple, tuple[VideoInfo, _Index]] = OrderedDict()
+
+
+def probe(path: PathLike) -> VideoInfo:
+    """Open `path`, count its frames and decode its first frame.
+
+    Cost: usually reads every packet header once (no decoding; a few ms per thousand frames) and
+    decodes one frame. Containers without presentation timestamps (AVI, raw streams), or with
+    repeated or missing ones, are decoded once in full instead (no RGB conversion). The result is
+    cached per file (path, size, modification time).
     """
     path = _check_path(path)
+    return _lookup(path)[0]
+
+
+def _lookup(path: str) -> tuple[VideoInfo, _Index]:
+    """The best frame table known for `path`: a decoded one if made, else the probe's."""
     stat = os.stat(path)
-    return _probe_cached(path, stat.st_size, stat.st_mtime_ns)[0]
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key in _DECODED_TABLES:
+        return _DECODED_TABLES[key]
+    return _probe_cached(*key)
+
+
+def _decoded_table(path: str) -> tuple[VideoInfo, _Index]:
+    """Frame table from decoding every frame (cached like `probe`)."""
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _DECODED_TABLES:
+        with _open(path) as container:
+            stream = _video_stream(container, path)
+            index = _decode_scan(container, stream, path)
+        _DECODED_TABLES[key] = (_make_info(path, index), index)
+        while len(_DECODED_TABLES) > 64:
+            _DECODED_TABLES.popitem(last=False)
+    return _DECODED_TABLES[key]
 
 
 @functools.lru_cache(maxsize=64)
@@ -110,6 +180,12 @@ def _probe_cached(path: str, size: int, mtime_ns: int) -> tuple[VideoInfo, _Inde
     with _open(path) as container:
         stream = _video_stream(container, path)
         index = _scan(container, stream, path)
+    if index is None:  # the packets' timestamps cannot give display order
+        return _decoded_table(path)
+    return _make_info(path, index), index
+
+
+def _make_info(path: str, index: _Index) -> VideoInfo:
     with _open(path) as container:  # a fresh start: some inputs cannot seek back
         stream = _video_stream(container, path)
         first = _first_frame(container, stream, path)
@@ -120,20 +196,36 @@ def _probe_cached(path: str, size: int, mtime_ns: int) -> tuple[VideoInfo, _Inde
         width, height = first.width, first.height
         if rotation in (90, 270):
             width, height = height, width
+        videos = _real_video_streams(container)
         notes = []
+        if len(videos) > 1:
+            notes.append(
+                f"video stream #{stream.index} read ("
+                f"{'the default' if _is_default(stream) else 'the first'} of {len(videos)}: "
+                f"#{', #'.join(str(s.index) for s in videos)})"
+            )
         if header is None:
             notes.append(f"the container gives no frame count; counted {index.num_frames}")
         elif header != index.num_frames:
             notes.append(f"the header says {header} frames; the stream holds {index.num_frames}")
+        if index.hidden:
+            notes.append(f"{index.hidden} hidden (never shown) frames are not counted")
         if fps_note:
             notes.append(fps_note)
         if rotation:
             notes.append(f"rotation metadata {rotation} deg: frames are returned upright")
         if index.read_error:
             notes.append(f"reading stopped early ({index.read_error}): truncated or corrupt")
+        if index.bad:
+            notes.append(
+                f"{len(index.bad)} frames do not decode cleanly ({_ranges(index.bad)}): "
+                "reading them raises VideoError"
+            )
         if index.positional:
-            notes.append("no timestamps: frames are numbered in decoding order, no seeking")
-        info = VideoInfo(
+            notes.append("no usable timestamps: frames are counted from the start, no seeking")
+        if index.decoded:
+            notes.append("frame table made by decoding every frame")
+        return VideoInfo(
             path=path,
             num_frames=index.num_frames,
             fps=fps,
@@ -148,8 +240,24 @@ def _probe_cached(path: str, size: int, mtime_ns: int) -> tuple[VideoInfo, _Inde
             keyframes=index.keyframes,
             variable_frame_rate=vfr,
             notes=tuple(notes),
+            stream_index=stream.index,
+            video_streams=len(videos),
+            table="decoded" if index.decoded else "packets",
+            bad_frames=index.bad,
         )
-        return info, index
+
+
+def _ranges(frames: Sequence[int]) -> str:
+    """[3, 4, 5, 9] -> '3..5, 9' (at most a few ranges)."""
+    parts, start, prev = [], frames[0], frames[0]
+    for i in [*frames[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(f"{start}..{prev}" if prev > start else f"{start}")
+        if i is not None:
+            start = prev = i
+    return ", ".join(parts[:4]) + (", ..." if len(parts) > 4 else "")
 
 
 def _check_path(path: PathLike) -> str:
@@ -240,16 +348,28 @@ def _looks_like_text(head: bytes) -> bool:
     return all(ch >= 32 or ch in b"\t\n\r\f" for ch in head)
 
 
+def _real_video_streams(container) -> list:
+    """Video streams that are moving pictures (cover art in audio files is a 'video' stream too)."""
+    return [
+        s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+    ]
+
+
+def _is_default(stream) -> bool:
+    return bool(stream.disposition & av.stream.Disposition.default)
+
+
 def _video_stream(container: av.container.InputContainer, path: str) -> av.video.VideoStream:
-    """The first real video stream (cover art in audio files is a 'video' stream too: skip it)."""
-    for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            if stream.codec_context is None:
-                raise VideoError(
-                    f"{path}: this FFmpeg build has no decoder for its video codec; re-encode "
-                    "it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
-                )
-            return stream
+    """The video stream a player shows: the one marked default, else the first real one."""
+    videos = _real_video_streams(container)
+    if videos:
+        stream = next((s for s in videos if _is_default(s)), videos[0])
+        if stream.codec_context is None:
+            raise VideoError(
+                f"{path}: this FFmpeg build has no decoder for its video codec; re-encode "
+                "it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
+            )
+        return stream
     others = ", ".join(
         f"{len(group)} {kind}"
         for kind, group in (
@@ -267,15 +387,21 @@ def _raise(message: str):
     raise VideoError(message)
 
 
-def _scan(container, stream, path: str) -> _Index:
-    """Demux every packet of `stream` (no decoding) into the frame table."""
-    packets: list[tuple[int | None, int | None, bool]] = []
+def _scan(container, stream, path: str) -> _Index | None:
+    """Demux every packet of `stream` (no decoding) into the frame table, or None where the
+    packets' timestamps cannot give the display order (then the caller decodes)."""
+    packets: list[tuple[int | None, bool, int | None]] = []
+    hidden = 0
+    vp8 = stream.codec_context.name == "vp8"
     read_error = None
     try:
         for packet in container.demux(stream):
             if packet.size == 0 or packet.is_discard:
                 continue  # the end-of-stream marker, or a packet the container says to drop
-            packets.append((packet.pts, packet.dts, packet.is_keyframe))
+            if vp8 and not memoryview(packet)[0] & 0x10:
+                hidden += 1  # VP8 show_frame bit clear: an alt-ref frame, decoded, never shown
+                continue
+            packets.append((packet.pts, packet.is_keyframe, packet.dts))
     except (av.error.FFmpegError, OSError) as err:
         read_error = f"{type(err).__name__}: {err}"
     if not packets:
@@ -285,15 +411,89 @@ def _scan(container, stream, path: str) -> _Index:
             "corrupt. Check that it plays in a media player"
         )
     all_pts = [p[0] for p in packets]
-    positional = None in all_pts or len(set(all_pts)) != len(all_pts)
-    if positional:  # raw streams (.h264, some .avi) carry no timestamps: number in decode order
-        keys = tuple(i for i, p in enumerate(packets) if p[2])
-        return _Index((), keys, len(packets), True, read_error)
+    formats = set(container.format.name.split(","))
+    if (
+        formats & _DECODE_ORDER_FORMATS
+        or None in all_pts
+        or len(set(all_pts)) != len(all_pts)  # repeated pts: hidden frames, broken muxers
+    ):
+        return None
     order = sorted(range(len(packets)), key=lambda i: all_pts[i])
     pts = tuple(all_pts[i] for i in order)
     rank_of = {i: rank for rank, i in enumerate(order)}
-    keyframes = sorted(rank_of[i] for i, p in enumerate(packets) if p[2])
-    return _Index(pts, tuple(keyframes), len(pts), False, read_error)
+    keyframes = sorted(rank_of[i] for i, p in enumerate(packets) if p[1])
+    dts = tuple(packets[i][2] for i in order)
+    return _Index(pts, tuple(keyframes), len(pts), False, read_error, hidden=hidden, dts=dts)
+
+
+def _decode_scan(container, stream, path: str) -> _Index:
+    """Decode every frame once (no RGB conversion) into the frame table: the ground truth."""
+    stream.thread_type = "AUTO"
+    counters = {"decoded": 0, "packet_errors": 0}
+    ids: list[int | None] = []
+    sources: list[int | None] = []
+    keys: list[int] = []
+    bad: list[int] = []
+    check = _Damage(counters, at_start=True)
+    for frame in _decode(container, stream, counters, tag=True):
+        i = len(ids)
+        if check.is_bad(frame):
+            bad.append(i)
+        elif frame.key_frame:
+            keys.append(i)
+        ids.append(frame.pts)
+        sources.append(frame.opaque)
+    read_error = counters.get("read_error")
+    if not ids:
+        why = f" ({read_error})" if read_error else ""
+        raise VideoError(
+            f"{path}: has a {stream.codec_context.name} video stream but not one frame could be "
+            f"decoded{why}; the file is corrupt or truncated. Check it in a media player or "
+            "re-encode it"
+        )
+    by_packet = _unique(sources)
+    ids = sources if by_packet else ids
+    positional = not _unique(ids)
+    return _Index(
+        () if positional else tuple(ids),
+        tuple(keys) if not positional else (),
+        len(ids),
+        positional,
+        read_error,
+        decoded=True,
+        bad=tuple(bad),
+        by_packet=by_packet,
+    )
+
+
+def _unique(ids: list) -> bool:
+    return None not in ids and len(set(ids)) == len(ids)
+
+
+class _Damage:
+    """Tells which decoded frames are damaged: flagged corrupt by the decoder, or output after a
+    decoding error and before the next clean keyframe (they predict from damaged pictures).
+    `at_start`: decoding starts at the file's start, where frames before the first keyframe (a
+    file cut mid-GOP) predict from pictures the file does not hold."""
+
+    def __init__(self, counters: dict, at_start: bool = False):
+        self.counters = counters
+        self.errors = counters.get("packet_errors", 0)
+        self.tainted = at_start
+
+    def is_bad(self, frame: av.VideoFrame) -> bool:
+        errors = self.counters.get("packet_errors", 0)
+        new_error, self.errors = errors != self.errors, errors
+        if frame.key_frame and not frame.is_corrupt and not new_error:
+            self.tainted = False
+        if new_error or frame.is_corrupt:
+            self.tainted = True
+        return self.tainted
+
+    def reset(self) -> None:
+        """Forget errors so far (e.g. those of frames a seek skips over)."""
+        self.errors = self.counters.get("packet_errors", 0)
+        self.tainted = False
 
 
 def _first_frame(container, stream, path: str) -> av.VideoFrame:
@@ -312,9 +512,10 @@ def _frame_rate(stream, index: _Index) -> tuple[float, bool, str | None]:
     header_fps = float(rate) if rate else 0.0
     if index.positional or index.num_frames < 2:
         return (header_fps or 25.0), False, (None if header_fps else "no frame rate: assumed 25")
-    steps = np.diff(np.asarray(index.pts, dtype=np.int64))
+    pts = sorted(index.pts)  # decoded tables of AVI files hold decode-order times
+    steps = np.diff(np.asarray(pts, dtype=np.int64))
     tb = float(stream.time_base)
-    measured = (index.num_frames - 1) / ((index.pts[-1] - index.pts[0]) * tb)
+    measured = (index.num_frames - 1) / ((pts[-1] - pts[0]) * tb)
     vfr = bool(steps.max() > 1.02 * steps.min() + 1)  # +1 tick: rounding of 1/1000 time bases
     if header_fps and abs(header_fps - measured) <= 0.01 * measured:
         return header_fps, vfr, ("variable frame rate" if vfr else None)
@@ -326,7 +527,7 @@ def _frame_rate(stream, index: _Index) -> tuple[float, bool, str | None]:
 def _duration(index: _Index, stream, fps: float) -> float:
     if index.positional or index.num_frames < 2:
         return index.num_frames / fps
-    return float((index.pts[-1] - index.pts[0]) * stream.time_base) + 1.0 / fps
+    return float((max(index.pts) - min(index.pts)) * stream.time_base) + 1.0 / fps
 
 
 # ------------------------------------------------------------------------------------------------
@@ -346,60 +547,190 @@ def read_frames(
     Returns uint8 RGB [len(indices), H, W, 3] in the order asked, upright (rotation applied), any
     source pixel format (grayscale, 10-bit, 4:4:4) converted to 8-bit RGB. With `short_side`, frames
     are scaled (bilinear) while converting so that min(H, W) == short_side: far less memory for HD.
+    Frame i is the i-th frame that decoding the file from its start gives (see the module doc).
 
     Only what the indices need is decoded: seek to the keyframe before each run of wanted frames,
-    decode forward, stop after the last one. Pass a dict as `stats` to see the work done:
-    {"decoded": frames out of the decoder, "converted": frames turned into RGB, "seeks": ...,
-    "packet_errors": packets the decoder rejected and skipped}.
+    decode forward, stop after the last one; every seek is checked against the frame table.
+    Pass a dict as `stats` to see the work done: {"decoded": frames out of the decoder,
+    "converted": frames turned into RGB, "seeks": ..., "restarts": decodes from the file's start
+    after a seek landed wrong, "packet_errors": packets the decoder rejected, "table": "packets"
+    or "decoded"}. A frame the decoder cannot give cleanly raises `VideoError` naming it.
     """
     path = _check_path(path)
-    stat = os.stat(path)
-    info, index = _probe_cached(path, stat.st_size, stat.st_mtime_ns)
+    info, index = _lookup(path)
     wanted = sorted(set(int(i) for i in indices))
     if not wanted:
         return np.zeros((0, *_out_size(info, short_side), 3), np.uint8)
+    counters = {"decoded": 0, "converted": 0, "seeks": 0, "restarts": 0, "packet_errors": 0}
+    try:
+        got = _read(path, info, index, wanted, short_side, counters)
+    except _TableMismatch:  # the packets' timestamps lied: decode once, then read again
+        info, index = _decoded_table(path)
+        got = _read(path, info, index, wanted, short_side, counters)
+    counters["table"] = "decoded" if index.decoded else "packets"
+    if stats is not None:
+        stats.update(counters)
+    return np.stack([got[int(i)] for i in indices])
+
+
+def _read(path, info, index, wanted, short_side, counters) -> dict[int, np.ndarray]:
+    """Frames `wanted` (sorted, unique) of `path` by the table `index`: {frame: RGB}."""
     if wanted[0] < 0 or wanted[-1] >= info.num_frames:
         bad = [i for i in wanted if not 0 <= i < info.num_frames]
         raise VideoError(
             f"{path}: frame index {bad[0]} is out of range: the video has {info.num_frames} "
             f"frames (0..{info.num_frames - 1}, {info.duration:.2f} s at {info.fps:.4g} fps)"
         )
-    counters = {"decoded": 0, "converted": 0, "seeks": 0, "packet_errors": 0}
+    known_bad = sorted(set(wanted) & set(index.bad))
+    if known_bad:
+        _raise_damaged(path, info, known_bad)
     got: dict[int, np.ndarray] = {}
+    convert = functools.partial(_to_rgb, info=info, short_side=short_side)
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"  # frame + slice threads: the decoder is the bottleneck
-        convert = functools.partial(_to_rgb, info=info, short_side=short_side)
-        if index.positional:
-            _read_positional(container, stream, wanted, convert, got, counters)
-        else:
-            for run in _runs(index, wanted):
-                _read_run(container, stream, index, run, convert, got, counters)
-    if stats is not None:
-        stats.update(counters)
-    missing = [i for i in wanted if i not in got]
-    if missing:
-        at = missing[0] / info.fps
+        todo = wanted
+        while todo:  # plan one run at a time: reading may learn that a "keyframe" is not one
+            run = todo if index.positional else next(_runs(index, todo))
+            _read_run(path, container, stream, index, run, convert, got, counters)
+            todo = todo[len(run) :]
+    return got
+
+
+def _read_run(path, container, stream, index: _Index, run: list[int], convert, got, counters):
+    """Seek to the keyframe before run[0], decode forward and keep the frames in `run`.
+
+    A seek that lands after run[0] (a broken container index, an imprecise MPEG-TS seek) is
+    retried from the previous keyframe; a damaged or inconsistent decode after a seek is redone
+    from the start of the file, whose decode defines the frame indices.
+    """
+    keys = index.seek_keys()
+    k = -1 if index.positional else bisect.bisect_right(keys, run[0]) - 1
+    step, by_dts = 1, False
+    while k >= 0:
+        target = index.dts[keys[k]] if by_dts else index.pts[keys[k]]
+        _seek(container, stream, target)
+        counters["seeks"] += 1
+        result = _decode_run(container, stream, index, run, convert, counters, seeked=True)
+        if result == "late" and not by_dts and _has_dts(index, keys[k]):
+            # Containers that index by decode time (MP4) can overshoot a pts target when
+            # frames near it are flagged keyframes: try the keyframe's decode time first.
+            by_dts = True
+            continue
+        if result == "late":  # not a keyframe, or a seek that overshot: go back, further each time
+            by_dts = False
+            k -= step
+            step *= 2
+            continue
+        if isinstance(result, dict):
+            got.update(result)
+            return
+        if result == "mismatch" and not index.decoded:
+            raise _TableMismatch  # the packets' timestamps are wrong: no use reading on
+        break  # damaged or inconsistent after a seek: the decode from the start decides
+    counters["restarts"] += 1
+    with _open(path) as fresh:
+        stream = _video_stream(fresh, path)
+        stream.thread_type = "AUTO"
+        result = _decode_run(fresh, stream, index, run, convert, counters, seeked=False)
+    if result == "mismatch":
+        if not index.decoded:
+            raise _TableMismatch
         raise VideoError(
-            f"{path}: frame {missing[0]} (t={at:.2f} s) could not be decoded"
-            f"{f' ({len(missing)} frames missing)' if len(missing) > 1 else ''}: the file is "
-            "corrupt or truncated there; choose another start, or re-encode the file "
-            "(`ffmpeg -i IN -c:v libx264 OUT.mp4` often repairs it)"
+            f"{path}: decoding the file twice gave different frames; the decoder or the file "
+            "is unreliable. Re-encode it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`"
         )
-    return np.stack([got[int(i)] for i in indices])
+    if isinstance(result, dict):
+        got.update(result)
+        return
+    info = _lookup(path)[0]
+    _raise_damaged(path, info, result[1], missing=result[0] == "missing")
+
+
+def _decode_run(container, stream, index: _Index, run, convert, counters, *, seeked: bool):
+    """Decode from where the container stands and check each frame against the table.
+
+    Returns {frame: RGB} for the frames in `run`, or "late" (the first clean keyframe came after
+    run[0]), "mismatch" (the decoder contradicts the table), ("damaged", frames) or
+    ("missing", frames) for frames of `run` it could not give cleanly.
+    """
+    need = set(run)
+    frame_of_pts = index.frame_of_pts
+    damage = _Damage(counters, at_start=not seeked)
+    out: dict[int, np.ndarray] = {}
+    bad: list[int] = []
+    expected = None if seeked else 0  # the next frame index the decoder must give
+    count = 0
+    keys = set(index.keyframes)
+    for frame in _decode(container, stream, counters, tag=index.by_packet):
+        is_bad = damage.is_bad(frame)
+        if index.positional:
+            i = count
+            count += 1
+        else:
+            i = frame_of_pts.get(frame.opaque if index.by_packet else frame.pts)
+        if i in keys and not frame.key_frame:
+            index.not_keys.add(i)  # the container flags it, the decoder does not
+        if expected is None:  # after a seek: wait for the first clean keyframe
+            if i is None or not frame.key_frame or is_bad:
+                continue  # e.g. leading frames of an open GOP, which need the previous one
+            if i > run[0]:
+                return "late"
+            damage.reset()
+            expected = i
+        if i != expected:
+            if damage.tainted and i is not None and i > expected:
+                bad.extend(j for j in range(expected, i) if j in need)  # frames lost to damage
+            elif damage.tainted:
+                continue  # a damaged frame with an unknown timestamp
+            else:
+                return "mismatch"
+        if i in need:
+            if is_bad:
+                bad.append(i)
+            else:
+                out[i] = convert(frame)
+                counters["converted"] += 1
+        expected = i + 1
+        if i >= run[-1]:
+            break
+    if bad:
+        return ("damaged", sorted(set(bad)))
+    missing = [i for i in run if i not in out]
+    if missing and not seeked and not index.decoded:
+        return "mismatch"  # a table from packets counts frames the decoder never gives
+    return ("missing", missing) if missing else out
+
+
+def _raise_damaged(path: str, info: VideoInfo, frames: list[int], missing: bool = False):
+    at = frames[0] / info.fps
+    what = "could not be decoded" if missing else "does not decode cleanly"
+    raise VideoError(
+        f"{path}: frame {frames[0]} (t={at:.2f} s) {what}"
+        f"{f' (frames {_ranges(frames)})' if len(frames) > 1 else ''}: the file is corrupt, "
+        "truncated or cut there (the decoder reported errors, flagged the frame corrupt, or the "
+        "frame needs pictures before the file's first keyframe). Choose another start, or "
+        "re-encode the file (`ffmpeg -i IN -c:v libx264 OUT.mp4` often repairs it)"
+    )
 
 
 def iter_frames(
     path: PathLike, *, short_side: int | None = None, stats: dict | None = None
 ) -> Iterator[np.ndarray]:
-    """Every frame of `path` in order, as uint8 RGB [H, W, 3] (upright). Decodes the whole file."""
+    """Every frame of `path` in order, as uint8 RGB [H, W, 3] (upright). Decodes the whole file.
+
+    A damaged frame (flagged corrupt, or after a decoding error) raises `VideoError` naming it.
+    """
     path = _check_path(path)
     info = probe(path)
     counters = {"decoded": 0, "converted": 0, "seeks": 0, "packet_errors": 0}
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        for frame in _decode(container, stream, counters):
+        damage = _Damage(counters, at_start=True)
+        for i, frame in enumerate(_decode(container, stream, counters)):
+            if damage.is_bad(frame):
+                _raise_damaged(path, info, [i])
             counters["converted"] += 1
             yield _to_rgb(frame, info, short_side)
     if stats is not None:
@@ -418,36 +749,8 @@ def _runs(index: _Index, wanted: list[int]) -> Iterator[list[int]]:
     yield run
 
 
-def _read_run(container, stream, index: _Index, run: list[int], convert, got, counters) -> None:
-    """Seek to the keyframe before run[0], decode forward and keep the frames in `run`.
-
-    A broken container index can make a seek land after run[0]: then try one keyframe earlier.
-    """
-    frame_of_pts = index.frame_of_pts
-    need = set(run)
-    keys = index.keyframes
-    k = bisect.bisect_right(keys, run[0]) - 1  # position in the keyframe list
-    while True:
-        # Seeking backward to a keyframe's pts lands on that keyframe (MP4, Matroska, WebM, AVI).
-        _seek(container, stream, index.pts[keys[max(k, 0)] if keys else 0])
-        counters["seeks"] += 1
-        first = None
-        for frame in _decode(container, stream, counters):
-            i = frame_of_pts.get(frame.pts)
-            if i is None:
-                continue  # a frame outside the table (e.g. a leading frame of an open GOP)
-            if first is None:
-                first = i
-                if i > run[0] and k > 0:
-                    break  # landed too late: retry from the previous keyframe
-            if i in need and i not in got:
-                got[i] = convert(frame)
-                counters["converted"] += 1
-            if i >= run[-1]:
-                return
-        if first is None or first <= run[0] or k <= 0:
-            return  # end of stream; frames not found are reported by the caller
-        k -= 1
+def _has_dts(index: _Index, i: int) -> bool:
+    return bool(index.dts) and index.dts[i] is not None and index.dts[i] != index.pts[i]
 
 
 def _seek(container, stream, ts: int) -> None:
@@ -461,28 +764,23 @@ def _seek(container, stream, ts: int) -> None:
             pass  # unseekable: decoding continues from where it is; the caller checks frames
 
 
-def _read_positional(container, stream, wanted, convert, got, counters) -> None:
-    """No timestamps: count frames from the start (no seeking), stop after the last wanted one."""
-    need = set(wanted)
-    for i, frame in enumerate(_decode(container, stream, counters)):
-        if i in need:
-            got[i] = convert(frame)
-            counters["converted"] += 1
-        if i >= wanted[-1]:
-            return
-
-
 def _keyframe_before(index: _Index, i: int) -> int:
     """The last keyframe index <= i (0 when the stream does not start with a keyframe)."""
-    k = bisect.bisect_right(index.keyframes, i) - 1
-    return index.keyframes[k] if k >= 0 else 0
+    keys = index.seek_keys()
+    k = bisect.bisect_right(keys, i) - 1
+    return keys[k] if k >= 0 else 0
 
 
-def _decode(container, stream, counters: dict) -> Iterator[av.VideoFrame]:
-    """Decode packet by packet: a damaged packet is counted and skipped, never raised."""
+def _decode(container, stream, counters: dict, tag: bool = False) -> Iterator[av.VideoFrame]:
+    """Decode packet by packet: a damaged packet is counted (see `_Damage`) and skipped.
+    `tag`: each frame's `opaque` is the decode timestamp of the packet it was decoded from."""
+    if tag:
+        stream.codec_context.copy_opaque = True  # FFmpeg carries packet.opaque to its frame
     try:
         packets = container.demux(stream)
         for packet in packets:
+            if tag:
+                packet.opaque = packet.dts
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:
@@ -491,8 +789,8 @@ def _decode(container, stream, counters: dict) -> Iterator[av.VideoFrame]:
             for frame in frames:
                 counters["decoded"] = counters.get("decoded", 0) + 1
                 yield frame
-    except (av.error.FFmpegError, OSError):
-        counters["packet_errors"] = counters.get("packet_errors", 0) + 1  # demuxer gave up: EOF
+    except (av.error.FFmpegError, OSError) as err:  # the demuxer gave up: truncated data
+        counters["read_error"] = f"{type(err).__name__}: {err}"
 
 
 def _out_size(info: VideoInfo, short_side: int | None) -> tuple[int, int]:
