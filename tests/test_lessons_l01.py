@@ -45,7 +45,7 @@ def test_timeline_or_reason_and_frame_rates() -> None:
     tl = L01.timeline_or_reason(4, 16, 8, 40, 25.0, 132)
     assert tl.slow == [40, 56, 72, 88]
     assert L01.timeline_or_reason(4, 16, 8, 100, 25.0, 132) == (
-        "Not possible: the clip needs raw frames 100..162 but the video has 132"
+        "Not possible: the clip needs raw frames 100..162 but the video has 132: use start in 0..69"
     )
     assert "alpha=3 must divide tau=16" in L01.timeline_or_reason(4, 16, 3, 0, 25.0, 132)
     rows = {r["tau"]: r for r in L01.frame_rate_rows((4, 16), fps=30, T=4, alpha=8)}

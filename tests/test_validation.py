@@ -378,7 +378,8 @@ def test_ctrl_c_saves_resumable_state_and_resume_gives_the_same_weights(tmp_path
 
 
 def test_periodic_checkpoints_resume_after_a_crash(tmp_path, monkeypatch):
-    cfg = dataclasses.replace(TINY, out=str(tmp_path / "run.pt"), overrides={"dropout": 0.0})
+    model = sfl.get_config("slowfast_tiny", dropout=0.0)
+    cfg = dataclasses.replace(TINY, out=str(tmp_path / "run.pt"), model=model)
     reference = tr.train(dataclasses.replace(cfg, out=None)).model
     with monkeypatch.context() as m:
         _poison_batch_at(m, call=6)  # a crash at step 5: the state of step 4 is on disk
