@@ -41,3 +41,23 @@ def test_question_grades_with_its_check() -> None:
     assert q.grade("16").startswith("Not quite")
     assert q.grade("thirty-two").startswith("Not quite")  # unparsable is wrong, not a crash
     assert "compare with the answer" in C.Question("Why?", "Because.").grade("x")
+
+
+def test_output_html_shows_images_html_and_text() -> None:
+    assert C.output_html({"image/png": b"\x89PNG"}).startswith('<img src="data:image/png;base64,')
+    assert C.output_html({"image/png": "iVBO", "text/plain": "x"}).count("iVBO") == 1
+    assert C.output_html({"text/html": "<b>t</b>", "text/plain": "t"}) == "<b>t</b>"
+    assert C.output_html({"text/plain": "a<b"}) == "<pre>a&lt;b</pre>"
+
+
+def test_render_call_shows_printed_text_and_errors() -> None:
+    def shown(n: int) -> None:
+        print(f"n = {n} < 5")
+
+    assert "<pre>n = 3 &lt; 5\n</pre>" in C.render_call(shown, {"n": 3})
+
+    def broken(n: int) -> None:
+        raise ValueError(f"n={n} is not allowed")
+
+    page = C.render_call(broken, {"n": 7})
+    assert "ValueError: n=7 is not allowed" in page and "color:#b00020" in page

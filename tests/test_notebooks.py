@@ -47,3 +47,40 @@ def test_runs_in_fast_mode(path: Path, tmp_path: Path) -> None:
             os.environ["SLOWFAST_LAB_FAST"] = env_before
     print(f"\n{path.name}: ran in {elapsed:.1f} s (fast mode)")
     assert elapsed < 120, f"{path.name} took {elapsed:.0f} s in fast mode; the budget is 2 minutes"
+
+
+@pytest.mark.notebook
+@pytest.mark.timeout(300)
+def test_widget_lesson_runs_at_full_speed_under_plain_nbclient() -> None:
+    """What teachers run (nbconvert --execute, papermill, nbmake) is plain nbclient. It imitates
+    every Output widget over the kernel's shell socket while waiting there for the cell's reply,
+    which can stall a cell for its whole timeout (lessons.common explains why). The lessons'
+    controls use none: no Output widget may receive output, and no cell may take the timeout."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
+    nb = nbformat.read(path, as_version=4)
+    timeout = 60  # a stalled cell takes exactly this long; lesson 01's slowest cell takes ~3 s
+    env_before = os.environ.get("SLOWFAST_LAB_FAST")
+    os.environ["SLOWFAST_LAB_FAST"] = "1"
+    try:
+        start = time.perf_counter()
+        NotebookClient(
+            nb, timeout=timeout, kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()  # fmt: skip
+        elapsed = time.perf_counter() - start
+    finally:
+        if env_before is None:
+            os.environ.pop("SLOWFAST_LAB_FAST", None)
+        else:
+            os.environ["SLOWFAST_LAB_FAST"] = env_before
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    filled = [
+        k for k, m in state.items()
+        if m["model_name"] == "OutputModel" and m["state"].get("outputs")
+    ]  # fmt: skip
+    assert not filled, f"{len(filled)} Output widgets received output: nbclient can stall on them"
+    print(f"\n{path.name} under plain nbclient: {elapsed:.1f} s")
+    assert elapsed < timeout, f"took {elapsed:.0f} s: a cell waited for its whole timeout"

@@ -3,6 +3,8 @@ for a learner (`rows_to_frame`, `display_number`) and the pathway colours of eve
 
 from __future__ import annotations
 
+import base64
+import html
 import os
 from collections.abc import Callable
 from fractions import Fraction
@@ -23,6 +25,8 @@ __all__ = [
     "device",
     "device_name",
     "display_number",
+    "explore",
+    "explore_manual",
     "fast_mode",
     "pick",
     "rows_to_frame",
@@ -109,6 +113,92 @@ class Question:
         else:
             children.append(reveal)
         return w.VBox([*children, out])
+
+
+# ------------------------------------------------------------------------------------------------
+# Interactive controls without an Output widget
+# ------------------------------------------------------------------------------------------------
+# `ipywidgets.interact` shows its function's output in an Output widget. Run headless (nbconvert
+# --execute, papermill, nbmake: all use nbclient), nbclient imitates that widget and sends its new
+# state to the kernel on the shell socket while it is waiting on that same socket for the cell's
+# reply. The send makes libzmq process the socket's pending commands, which uses up the
+# edge-triggered wake-up that the arriving reply had raised; pyzmq's asyncio poll is not woken
+# again and the cell sits until its whole timeout (measured: the kernel sent the reply 0.3 s into
+# the cell, nbclient read it 7.7 s later, exactly at its 8 s timeout; with no timeout, nbconvert
+# waited for ever). Every kernel version stalls alike (ipykernel 6.29, 6.31, 7.4; pyzmq 26, 27),
+# and cells without an Output widget never did (0 of 285). So the lessons' controls render into
+# an HTML widget, which needs no imitation: same controls, same pictures, full speed everywhere.
+
+
+def output_html(data: dict) -> str:
+    """One rich output (a display_data `data` dict) as HTML for an HTML widget: PNG and SVG images,
+    HTML, else the plain text."""
+    if "image/png" in data:
+        png = data["image/png"]
+        if isinstance(png, bytes):
+            png = base64.b64encode(png).decode("ascii")
+        return f'<img src="data:image/png;base64,{png}" style="max-width:100%">'
+    if "image/svg+xml" in data:
+        return data["image/svg+xml"]
+    if "text/html" in data:
+        return data["text/html"]
+    return f"<pre>{html.escape(str(data.get('text/plain', '')))}</pre>"
+
+
+def render_call(fn: Callable, kwargs: dict) -> str:
+    """Call `fn(**kwargs)` as `interact` would (printed text, displayed objects, open matplotlib
+    figures, then the returned value) and return all it showed as one HTML string; an exception
+    is shown as its message, as `interact` shows it."""
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+    from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
+
+    error = ""
+    with capture_output() as cap:
+        try:
+            result = fn(**kwargs)
+            show_inline_matplotlib_plots()
+            if result is not None:
+                display(result)
+        except Exception as err:  # shown to the learner, as interact does
+            error = f"{type(err).__name__}: {err}"
+    parts = [f"<pre>{html.escape(cap.stdout)}</pre>"] if cap.stdout else []
+    parts += [output_html(out.data) for out in cap.outputs]
+    if error:
+        parts.append(f'<pre style="color:#b00020">{html.escape(error)}</pre>')
+    return "\n".join(parts)
+
+
+def explore(fn: Callable, manual: bool = False, **controls) -> None:
+    """`ipywidgets.interact(fn, **controls)` without an Output widget (see above): the same
+    controls (widgets, `ipywidgets.fixed` values or interact's abbreviations such as (1, 8)) and an
+    HTML view of what `fn` shows, redrawn when a control changes (with `manual`, on a button)."""
+    import ipywidgets as w
+    from IPython.display import display
+    from ipywidgets.widgets.interaction import empty
+
+    made = {name: w.interactive.widget_from_abbrev(c, empty) for name, c in controls.items()}
+    shown = [c for c in made.values() if isinstance(c, w.DOMWidget)]
+    view = w.HTML(layout=w.Layout(width="100%"))
+
+    def redraw(*_) -> None:
+        view.value = render_call(fn, {name: c.value for name, c in made.items()})
+
+    if manual:
+        button = w.Button(description="Run")
+        button.on_click(redraw)
+        shown.append(button)
+        view.value = "<i>Choose the settings, then press Run.</i>"
+    else:
+        for c in shown:
+            c.observe(redraw, names="value")
+        redraw()
+    display(w.VBox([*shown, view]))
+
+
+def explore_manual(fn: Callable, **controls) -> None:
+    """`ipywidgets.interact_manual` without an Output widget: `explore` with a Run button."""
+    explore(fn, manual=True, **controls)
 
 
 def display_number(value: object) -> object:
