@@ -1,5 +1,7 @@
 """Lesson 02, the two pathways: feature shapes {T, S^2, C} and {alpha T, S^2, beta C} per stage,
-temporal kernels and strides, and where the multiply-adds go (counted and analytic)."""
+temporal kernels and strides, and where the multiply-adds go (counted and analytic); what the Fast
+pathway is fed (RGB, gray, time difference: paper Table 5c; no optical flow) and why time is not
+treated like space (SlowFast against a Slow-only network at the Fast frame rate)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,13 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .. import paper
 from ..complexity import complexity
+from ..config import get_config, pathway_spec
 from ..model import STAGES, build_model, dummy_inputs
-from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR, rows_to_frame
+from ..paths import sample_path
+from ..sampling import MEAN, STD, Clip, load_clip, to_model_input
+from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR, Question, rows_to_frame
 
 
 @torch.no_grad()
@@ -375,3 +381,289 @@ def alpha_beta_breakdown_figure(alpha: int, beta_inv: int) -> Figure:
         compute_rows(cost.by_part),
         title=f"alpha={alpha}, beta=1/{beta_inv}: Fast share {cost.fast_share:.1%}",
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# What the Fast pathway is fed (paper Table 5c): RGB, gray or time difference, never optical flow
+# ------------------------------------------------------------------------------------------------
+
+FAST_INPUTS = ("rgb", "gray", "timediff")
+FAST_INPUT_LABELS = {
+    "rgb": "RGB",
+    "gray": "gray (luma on 3 channels)",
+    "timediff": "time difference",
+}
+
+
+def sample_clip(T: int = 4, tau: int = 16, alpha: int = 8, start: int = 40) -> Clip:
+    """The lesson's real footage (data_samples/bigbuckbunny_256p.mp4, 25 fps) sampled as 4x16:
+    Slow [T, 256, 454, 3], Fast [alpha T, 256, 454, 3], uint8."""
+    return load_clip(sample_path("bigbuckbunny_256p.mp4"), T, tau, alpha, start)
+
+
+def fast_inputs(clip: Clip, size: int = 256) -> dict[str, torch.Tensor]:
+    """What the Fast pathway receives for each input variant, exactly as `to_model_input` makes it:
+    {"rgb": [3, alpha T, size, size], "gray": .., "timediff": ..}, normalised (mean 0.45, std 0.225).
+
+    gray: luma repeated on 3 equal channels; timediff: x_t - x_{t-1} of the normalised frames,
+    zero at t = 0. The shapes are the same for all three, so the network does not change.
+    """
+    return {kind: to_model_input(clip, size=size, fast_input=kind)[1][0] for kind in FAST_INPUTS}
+
+
+def _shown(x: torch.Tensor, kind: str) -> tuple[torch.Tensor, dict]:
+    """One normalised frame [3, H, W] as an image and its imshow options: RGB/gray back in [0, 1];
+    a time difference as its mean over the channels on a diverging map (0 = white: nothing moved)."""
+    if kind == "timediff":
+        return x.mean(0), {"cmap": "RdBu_r"}
+    mean = torch.tensor(MEAN).view(3, 1, 1)
+    std = torch.tensor(STD).view(3, 1, 1)
+    return (x * std + mean).clamp(0, 1).permute(1, 2, 0), {}
+
+
+def fast_input_figure(
+    inputs: dict[str, torch.Tensor], frames: int = 6, fast_indices: list[int] | None = None
+) -> Figure:
+    """A grid: one row per Fast input variant (from `fast_inputs`), `frames` consecutive Fast frames
+    from the middle of the clip (consecutive, so the time difference shows the motion between
+    neighbours). `fast_indices` (the clip's raw frame numbers) label the columns."""
+    kinds = list(inputs)
+    t_fast = next(iter(inputs.values())).shape[1]
+    first = max(0, t_fast // 2 - frames // 2)
+    cols = list(range(first, min(t_fast, first + frames)))
+    fig = Figure(figsize=(1.7 * len(cols) + 1.2, 1.8 * len(kinds)), layout="constrained")
+    axes = fig.subplots(len(kinds), len(cols), squeeze=False)
+    for i, kind in enumerate(kinds):
+        if kind == "timediff":
+            # One symmetric range per row (99th percentile of |change|), so 0 is white everywhere.
+            vmax = float(inputs[kind][:, cols].mean(0).abs().quantile(0.99)) or 1.0
+        for j, t in enumerate(cols):
+            ax = axes[i][j]
+            image, opts = _shown(inputs[kind][:, t], kind)
+            if kind == "timediff":
+                opts.update(vmin=-vmax, vmax=vmax)
+            ax.imshow(image.numpy(), **opts)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                raw = f"raw {fast_indices[t]}" if fast_indices else ""
+                ax.set_title(f"Fast frame {t}\n{raw}".strip(), fontsize=8)
+            if j == 0:
+                ax.set_ylabel(FAST_INPUT_LABELS.get(kind, kind), fontsize=9)
+    fig.suptitle(
+        "what the Fast pathway receives (paper Table 5c): colour, brightness only, or only what moved",
+        fontsize=10,
+    )
+    return fig
+
+
+def stem_macs(preset: str = "slowfast_4x16_r50", crop: int = 256, in_channels: int = 3) -> int:
+    """Multiply-adds of the Fast pathway's stem conv (conv1: Tk x 7^2, stride 1,2^2) when its input
+    has `in_channels` channels (3 RGB; 1 gray; 2 for an optical flow field x, y).
+
+    Only the stem reads the input, so this is all that the input's channel count changes.
+    """
+    cfg = get_config(preset)
+    spec = pathway_spec(cfg, "fast")
+    side = (crop + 2 * 3 - 7) // 2 + 1  # conv1: kernel 7, padding 3, stride 2
+    kernel = spec.stem_temporal_kernel * 7 * 7
+    return cfg.fast_frames * side * side * spec.stem_channels * in_channels * kernel
+
+
+def fast_input_cost_rows(preset: str = "slowfast_4x16_r50", crop: int = 256) -> list[dict]:
+    """The paper's Table 5c (top-1, from `paper.TABLE_5C`) beside our count of each Fast input.
+
+    gray as `to_model_input` feeds it (3 equal channels) costs exactly what RGB costs; a 1-channel
+    stem computes the same function (weights summed over RGB) for a third of the stem's multiply-adds.
+    Optical flow costs the network about what a 2-channel input costs, plus the flow itself, which
+    nothing here counts. The paper's half-spatial Fast pathway has no config here (None).
+    """
+    total = complexity(preset, crop_size=crop).macs
+    rgb_stem = stem_macs(preset, crop, 3)
+    variants = [
+        ("RGB", "rgb", 3, "colour and motion", ""),
+        ("gray, as the library feeds it", "gray", 3, "brightness and motion", "luma x3"),
+        ("gray, 1-channel stem", "gray", 1, "brightness and motion", "same function as luma x3"),
+        ("time difference", "time difference", 3, "only what changed", "+1 subtraction/pixel"),
+        ("optical flow (x, y)", "optical flow", 2, "motion only", "+ computing the flow"),
+        ("RGB, half spatial", "half spatial", None, "colour and motion, coarser", "no config here"),
+    ]
+    rows = []
+    for name, key, channels, keeps, note in variants:
+        if channels is None:
+            macs = stem = saving = None
+        else:
+            stem = stem_macs(preset, crop, channels) / 1e9
+            saving = (rgb_stem - stem_macs(preset, crop, channels)) / 1e9
+            macs = total / 1e9 - saving
+        rows.append(
+            {
+                "Fast input": name,
+                "channels in": channels,
+                "keeps": keeps,
+                "Fast stem GFLOPs": stem,
+                "total GFLOPs": macs,
+                "saved vs RGB": saving,
+                "note": note,
+                "paper top-1": paper.TABLE_5C[key].top1,
+            }
+        )
+    return rows
+
+
+def one_channel_conv(conv: nn.Conv3d) -> nn.Conv3d:
+    """A conv reading 1 channel whose weights are `conv`'s summed over its input channels: on an
+    input of equal channels (gray repeated) it gives exactly `conv`'s output."""
+    out = nn.Conv3d(
+        1,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        bias=conv.bias is not None,
+    )
+    with torch.no_grad():
+        out.weight.copy_(conv.weight.sum(1, keepdim=True))
+        if conv.bias is not None:
+            out.bias.copy_(conv.bias)
+    return out
+
+
+@torch.no_grad()
+def gray_stem_check(conv: nn.Conv3d, gray: torch.Tensor) -> dict:
+    """Run `conv` (a Fast stem conv) on gray input [3, t, H, W] (equal channels) and its 1-channel
+    twin on one channel; the multiply-adds of both counted with torch.utils.flop_counter (halved).
+
+    {"max |difference|": ~1e-6, "MACs 3 channels": m3, "MACs 1 channel": m3 / 3}
+    """
+    x = gray.unsqueeze(0).to(conv.weight.device, conv.weight.dtype)
+    twin = one_channel_conv(conv).to(x.device)
+    results = []
+    for layer, inp in ((conv, x), (twin, x[:, :1])):
+        counter = FlopCounterMode(display=False)
+        with counter:
+            y = layer(inp)
+        results.append((y, counter.get_total_flops() // 2))
+    (y3, m3), (y1, m1) = results
+    return {
+        "max |difference|": float((y3 - y1).abs().max()),
+        "MACs 3 channels": m3,
+        "MACs 1 channel": m1,
+    }
+
+
+GRAY_QUESTION = Question(
+    "The gray Fast pathway scored 75.5 top-1 against 75.6 for RGB (paper Table 5c); the time "
+    "difference 74.5 and optical flow 73.8. What does that say about what the Fast pathway uses, "
+    "and why might precomputed flow not help?",
+    "Colour hardly matters to the Fast pathway: brightness over time is enough, as for the M-cells. "
+    "Flow is a fixed, hand-designed summary of motion computed before the network; the Fast pathway "
+    "learns its own motion features from raw frames end to end, and with raw frames it still sees "
+    "the appearance it needs to relate motion to objects. Removing information (flow, differences) "
+    "cost accuracy; removing only colour cost 0.1.",
+)
+
+
+# ------------------------------------------------------------------------------------------------
+# The time axis is special: a Slow-only network at the Fast frame rate against SlowFast
+# ------------------------------------------------------------------------------------------------
+
+# (name, preset, overrides): the paper's models, and a Slow-only network that sees every frame the
+# Fast pathway sees (alpha T frames, stride tau / alpha) at full width everywhere.
+TIME_AXIS_MODELS: tuple[tuple[str, str, dict], ...] = (
+    ("Slow-only 4x16", "slow_4x16_r50", {}),
+    ("Slow-only 8x8", "slow_8x8_r50", {}),
+    ("SlowFast 4x16", "slowfast_4x16_r50", {}),
+    ("SlowFast 8x8", "slowfast_8x8_r50", {}),
+    ("Slow-only 16x4", "slow_8x8_r50", {"T": 16, "tau": 4, "alpha": 1}),
+    ("Slow-only 32x2", "slow_8x8_r50", {"T": 32, "tau": 2, "alpha": 1}),
+)
+
+
+def time_axis_rows(crop: int = 256, reference: str = "SlowFast 8x8") -> list[dict]:
+    """Cost of each network of `TIME_AXIS_MODELS` (our count, `complexity` at `crop`^2) beside the
+    paper's top-1 and GFLOPs where `paper.MODELS` has the model (R50, Kinetics-400, 30 views).
+
+    "frames x stride" is the highest frame rate in the network and "width there" the channels of the
+    stem at that rate: SlowFast runs it in the thin Fast pathway (beta C = 8), Slow-only 32x2 at the
+    full width (C = 64). "x reference" is the cost relative to `reference`.
+    """
+    costs = {
+        name: complexity(preset, crop_size=crop, **kw) for name, preset, kw in TIME_AXIS_MODELS
+    }
+    ref = costs[reference].macs
+    rows = []
+    for name, c in costs.items():
+        cfg = c.config
+        fast = cfg.pathways == "slowfast"
+        frames, stride = (cfg.fast_frames, cfg.tau // cfg.alpha) if fast else (cfg.T, cfg.tau)
+        width = pathway_spec(cfg, "fast" if fast else "slow").stem_channels
+        quoted = paper.MODELS.get(f"{name} R50")
+        rows.append(
+            {
+                "model": name,
+                "frames x stride": f"{frames} x {stride}",
+                "width there": width,
+                "GFLOPs": c.macs / 1e9,
+                "params (M)": c.params / 1e6,
+                f"x {reference}": c.macs / ref,
+                "paper GFLOPs": quoted.gflops if quoted else None,
+                "paper top-1": quoted.top1 if quoted else None,
+                "source": quoted.source if quoted else "",
+                "by_part": c.by_part,
+            }
+        )
+    return rows
+
+
+def time_axis_table(rows: list[dict]):
+    """`time_axis_rows` as a table for the learner (without the per-part split)."""
+    return rows_to_frame([{k: v for k, v in r.items() if k != "by_part"} for r in rows])
+
+
+def time_axis_figure(rows: list[dict]) -> Figure:
+    """One bar per network (rows from `time_axis_rows`): GFLOPs split into Slow, Fast, lateral and
+    head, labelled with the paper's top-1 where it has the model."""
+    fig = Figure(figsize=(9, 0.5 + 0.5 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    names = [r["model"] for r in rows]
+    for y, r in enumerate(rows):
+        left = 0.0
+        for part, macs in r["by_part"].items():
+            g = macs / 1e9
+            ax.barh([y], [g], left=left, color=PART_COLORS[part], label=part if y == 0 else None)
+            left += g
+        top1 = f", top-1 {r['paper top-1']:.1f}" if r["paper top-1"] else ", not in the paper"
+        ax.annotate(
+            f"{r['GFLOPs']:.1f} G{top1}",
+            (left, y),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_yticks(range(len(rows)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel(
+        "GFLOPs of one 256^2 view (our count); top-1: Kinetics-400 as quoted in slowfast_lab.paper"
+    )
+    ax.set_xlim(0, 1.45 * max(r["GFLOPs"] for r in rows))
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(
+        "the same frame rate at full width (Slow-only 32x2) vs only a thin pathway at it (SlowFast)",
+        fontsize=10,
+    )
+    return fig
+
+
+TIME_AXIS_QUESTION = Question(
+    "Slow-only 32x2 costs 4x Slow-only 8x8 (218 vs 54.5 GFLOPs), while SlowFast 8x8 costs only 21% "
+    "more than Slow-only 8x8 (65.7 GFLOPs). Both Slow-only 32x2 and SlowFast 8x8 see 32 frames, 2 raw "
+    "frames apart. Where does the difference come from?",
+    "A layer's cost grows linearly with the frames it processes and with the square of its width. "
+    "Slow-only 32x2 runs every layer at full width on all 32 frames: 4x the 8 frames of 8x8. "
+    "SlowFast runs the 32 frames only in the Fast pathway, with 1/8 of the channels on both sides of "
+    "each conv (1/64 of the cost per frame): its 32 frames cost what half a frame costs at full "
+    "width (the stem, which reads 3 colour channels, costs more). The high frame rate gets its own "
+    "thin pathway instead of the same treatment as space.",
+)
