@@ -21,7 +21,13 @@ from .config import SlowFastConfig
 
 
 class Lateral(nn.Module):
-    """Base class: fuse = concatenate [slow, transform(fast)] on channels (Slow first, as PySlowFast)."""
+    """Base class: fuse = concatenate [slow, transform(fast)] on channels (Slow first, as PySlowFast).
+
+    All a lateral asks of the two pathways, so that either can be any spatiotemporal convnet: at each
+    fusion point, slow [B, C, T, H, W] and fast [B, C_f, alpha T, H, W], with the same batch, H and W;
+    `transform` maps fast to [B, C', T, H, W] and the next Slow stage reads C + C' channels (C after a
+    sum). A Slow pathway that shrinks time (or space) breaks it at the points that follow.
+    """
 
     kind = "base"
 

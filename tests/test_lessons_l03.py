@@ -139,3 +139,49 @@ def test_slider_functions_take_only_slider_values() -> None:
     assert L03.ttoc_figure(alpha=2, T=2).axes
     table = L03.fusion_cost_table(beta_inv=16)
     assert len(table) == len(L03.FUSION_NAMES)
+
+
+def test_pathway_contract_checks_what_the_laterals_need() -> None:
+    slow, fast = torch.zeros(2, 32, 4, 16, 16), torch.zeros(2, 8, 32, 16, 16)
+    assert L03.pathway_contract(slow, fast, alpha=8) == []
+    assert L03.pathway_contract(torch.zeros(2, 999, 4, 16, 16), fast, alpha=8) == []  # any C
+    (frames,) = L03.pathway_contract(slow[:, :, :2], fast, alpha=8)
+    assert "Slow needs 4" in frames
+    (space,) = L03.pathway_contract(slow[..., :8], fast, alpha=8)
+    assert "spatial sizes differ" in space
+    assert "batch" in L03.pathway_contract(slow[:1], fast, alpha=8)[0]
+    assert "5-D" in L03.pathway_contract(slow[0], fast, alpha=8)[0]
+    # The library's lateral accepts exactly what the contract accepts.
+    fuse = sfl.fusion.TimeStridedConv(8, alpha=8).eval()
+    assert fuse(slow, fast).shape == (2, 48, 4, 16, 16)
+    with pytest.raises(RuntimeError, match="Sizes of tensors must match"):
+        fuse(slow[:, :, :2], fast)
+
+
+def test_toy_two_plus_one_d_stage() -> None:
+    stage = L03.TwoPlusOneD(3, 16, spatial_stride=4).eval()
+    assert [m.kernel_size for m in (stage.spatial, stage.temporal)] == [(1, 3, 3), (3, 1, 1)]
+    assert not isinstance(stage, sfl.model.Stage)
+    assert stage(torch.randn(1, 3, 4, 64, 64)).shape == (1, 16, 4, 16, 16)
+    halving = L03.TwoPlusOneD(3, 16, temporal_stride=2)
+    assert halving(torch.randn(1, 3, 4, 8, 8)).shape == (1, 16, 2, 8, 8)
+
+
+def test_contract_demo_fuses_a_non_resnet_slow_stage() -> None:
+    rows = {r["step"]: r for r in L03.contract_demo(T=4, alpha=8, size=64, slow_channels=32)}
+    assert rows["Slow stage 1"]["shape"] == [1, 32, 4, 16, 16]
+    assert rows["Fast stem"]["shape"] == [1, 8, 32, 16, 16]  # alpha T frames, the same 16^2
+    assert rows["contract"]["shape"] == "fits"
+    assert rows["lateral fuse1"]["paper"] == "{4, 16^2, 16}"  # 2 beta C channels, T frames
+    assert rows["fused Slow"]["paper"] == "{4, 16^2, 48}"  # 32 + 16, onto the Slow tensor
+    assert rows["Slow stage 2"]["shape"] == [1, 64, 4, 16, 16]  # the next stage took it
+    other = {r["step"]: r for r in L03.contract_demo(T=2, alpha=4, size=32, slow_channels=8)}
+    assert other["fused Slow"]["shape"] == [1, 24, 2, 8, 8]
+
+
+def test_broken_contract_says_why() -> None:
+    lines = L03.broken_contract()
+    assert lines[0] == "Slow stage output [1, 32, 2, 16, 16], Fast stem output [1, 8, 32, 16, 16]"
+    assert lines[1].startswith("contract: Fast has 32 frames, Slow 2")
+    assert lines[-1].startswith("torch: Sizes of tensors must match")
+    assert "fuse3 and fuse4" in L03.CONTRACT_QUESTION.answer

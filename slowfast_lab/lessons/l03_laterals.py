@@ -1,6 +1,7 @@
 """Lesson 03, lateral connections: where Fast feeds Slow, the paper's lateral types on real tensors
 (time-to-channel, time-strided sampling, time-strided conv), their cost beside paper Table 5a,
-and what the MotionShapes comparison recorded for each."""
+what the MotionShapes comparison recorded for each, and the contract that lets any spatiotemporal
+convnet be the Slow pathway (a toy (2+1)D stage fused through the library's lateral)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from torch import nn
 from .. import paper
 from ..complexity import complexity
 from ..config import FUSIONS, SlowFastConfig, fusion_points, get_config, lateral_channels
-from ..fusion import build_lateral, time_to_channel
-from ..model import build_model, dummy_inputs
+from ..fusion import TimeStridedConv, build_lateral, time_to_channel
+from ..model import Stem, build_model, dummy_inputs
 from ..results import COMPARISON, SEED_COMPARISONS, lateral_runs
-from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, rows_to_frame
+from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, Question, rows_to_frame
 from .l02_two_pathways import paper_shape
 
 FUSION_NAMES = {
@@ -377,3 +378,131 @@ def ttoc_figure(alpha: int, T: int) -> Figure:
 def fusion_cost_table(beta_inv: int):
     """Each lateral type's cost (beside paper Table 5a) at another beta, as a table."""
     return rows_to_frame(fusion_cost_rows(get_config(LESSON_MODEL, beta_inv=beta_inv)))
+
+
+# ------------------------------------------------------------------------------------------------
+# The Slow pathway can be any spatiotemporal convnet: what the laterals need from a pathway
+# ------------------------------------------------------------------------------------------------
+
+
+class TwoPlusOneD(nn.Module):
+    """A toy stage from another convnet family, (2+1)D as in R(2+1)D (Tran et al., CVPR 2018): a
+    1x3^2 spatial conv, then a 3x1^2 temporal conv, each followed by BN and ReLU.
+
+    [B, c_in, t, H, W] -> [B, c_out, t / temporal_stride, H / spatial_stride, W / spatial_stride].
+    Nothing like the ResNet bottleneck of `model.py`; `temporal_stride` > 1 shrinks time, which
+    breaks the contract of `pathway_contract`.
+    """
+
+    def __init__(
+        self, c_in: int, c_out: int, spatial_stride: int = 1, temporal_stride: int = 1
+    ) -> None:
+        super().__init__()
+        s, t = spatial_stride, temporal_stride
+        self.spatial = nn.Conv3d(c_in, c_out, (1, 3, 3), (1, s, s), (0, 1, 1), bias=False)
+        self.bn1 = nn.BatchNorm3d(c_out)
+        self.temporal = nn.Conv3d(c_out, c_out, (3, 1, 1), (t, 1, 1), (1, 0, 0), bias=False)
+        self.bn2 = nn.BatchNorm3d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn1(self.spatial(x)))
+        return torch.relu(self.bn2(self.temporal(x)))
+
+
+def pathway_contract(slow: torch.Tensor, fast: torch.Tensor, alpha: int) -> list[str]:
+    """What a lateral needs at a fusion point, checked: an empty list when the two stage outputs fit.
+
+    slow [B, C, T, H, W] from any Slow network, fast [B, beta C, alpha T, H, W]: both 5-D, the same
+    batch and spatial size, and alpha times the frames in the Fast one. The channel counts are free
+    (the next Slow stage must read C plus what the lateral adds).
+    """
+    problems = []
+    if slow.dim() != 5 or fast.dim() != 5:
+        return [f"need 5-D [B, C, T, H, W] tensors, got {list(slow.shape)} and {list(fast.shape)}"]
+    if slow.shape[0] != fast.shape[0]:
+        problems.append(f"batch sizes differ: Slow {slow.shape[0]}, Fast {fast.shape[0]}")
+    if fast.shape[2] != alpha * slow.shape[2]:
+        problems.append(
+            f"Fast has {fast.shape[2]} frames, Slow {slow.shape[2]}: a lateral with stride "
+            f"alpha={alpha} makes {fast.shape[2] // alpha} from the Fast ones, so Slow needs "
+            f"{fast.shape[2] // alpha}"
+        )
+    if slow.shape[3:] != fast.shape[3:]:
+        problems.append(
+            f"spatial sizes differ: Slow {tuple(slow.shape[3:])}, Fast {tuple(fast.shape[3:])}"
+        )
+    return problems
+
+
+def _shape_row(step: str, module: str, x: torch.Tensor) -> dict:
+    return {"step": step, "module": module, "shape": list(x.shape), "paper": paper_shape(x.shape)}
+
+
+@torch.no_grad()
+def contract_demo(
+    T: int = 4, alpha: int = 8, size: int = 64, slow_channels: int = 32, seed: int = 0
+) -> list[dict]:
+    """A Slow pathway that is not a ResNet, fused with the library's Fast stem through the library's
+    T-conv lateral (fuse1), and the fused tensor going on into the next (toy) Slow stage.
+
+    One row per step: what ran and the tensor it gave, [B, C, t, H, W] and {t, S^2, C}. With the
+    defaults: Slow {4, 16^2, 32} + lateral {4, 16^2, 16} -> fused {4, 16^2, 48} -> {4, 16^2, 64}.
+    """
+    torch.manual_seed(seed)
+    fast_channels = 8  # beta C of the library's R50 Fast stem
+    slow_stage1 = TwoPlusOneD(3, slow_channels, spatial_stride=4).eval()  # stands in for stem+pool1
+    fast_stem = Stem(fast_channels, temporal_kernel=5).eval()  # the library's Fast stem
+    fuse1 = TimeStridedConv(fast_channels, alpha, kernel=5).eval()  # the library's T-conv lateral
+    lateral_out = fast_channels * 2
+    slow_stage2 = TwoPlusOneD(slow_channels + lateral_out, 2 * slow_channels).eval()
+
+    slow_clip = torch.randn(1, 3, T, size, size)
+    fast_clip = torch.randn(1, 3, alpha * T, size, size)
+    s, f = slow_stage1(slow_clip), fast_stem(fast_clip)
+    problems = pathway_contract(s, f, alpha)
+    lateral = fuse1.transform(f)
+    fused = fuse1(s, f)  # concatenate [slow, lateral] on channels, Slow first
+    out = slow_stage2(fused)
+    return [
+        _shape_row("Slow clip", "-", slow_clip),
+        _shape_row("Fast clip", "-", fast_clip),
+        _shape_row("Slow stage 1", "TwoPlusOneD (toy, not a ResNet)", s),
+        _shape_row("Fast stem", "model.Stem (library)", f),
+        {
+            "step": "contract",
+            "module": "pathway_contract",
+            "shape": "; ".join(problems) or "fits",
+            "paper": "",
+        },
+        _shape_row("lateral fuse1", "fusion.TimeStridedConv (library)", lateral),
+        _shape_row("fused Slow", "concat [Slow, lateral]", fused),
+        _shape_row("Slow stage 2", "TwoPlusOneD reads C + 2 beta C", out),
+    ]
+
+
+@torch.no_grad()
+def broken_contract(T: int = 4, alpha: int = 8, size: int = 64, seed: int = 0) -> list[str]:
+    """The same toy Slow stage, but halving time (temporal stride 2): what `pathway_contract` says,
+    and what torch says when the library's lateral tries to concatenate."""
+    torch.manual_seed(seed)
+    slow_stage = TwoPlusOneD(3, 32, spatial_stride=4, temporal_stride=2).eval()
+    s = slow_stage(torch.randn(1, 3, T, size, size))
+    f = Stem(8, temporal_kernel=5).eval()(torch.randn(1, 3, alpha * T, size, size))
+    lines = [f"Slow stage output {list(s.shape)}, Fast stem output {list(f.shape)}"]
+    lines += [f"contract: {p}" for p in pathway_contract(s, f, alpha)]
+    try:
+        TimeStridedConv(8, alpha, kernel=5).eval()(s, f)
+        lines.append("torch: the concatenation worked")
+    except RuntimeError as err:
+        lines.append(f"torch: {str(err).splitlines()[0]}")
+    return lines
+
+
+CONTRACT_QUESTION = Question(
+    "Your Slow pathway halves time inside res3 (a temporal stride of 2), so from res3 on it has T/2 "
+    "frames. Which laterals break, and what could you change in them (not in the Fast pathway)?",
+    "fuse3 and fuse4 (after res3 and res4): the T-conv lateral strides the Fast alpha T frames by "
+    "alpha and gives T frames, but the Slow tensor now has T/2, so the concatenation fails. Give "
+    "those two laterals a temporal stride of 2 alpha (the ratio of the two frame counts at that "
+    "point), or let the Slow pathway keep its frames. fuse1 and fuse2 are unaffected.",
+)
