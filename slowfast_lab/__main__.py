@@ -12,7 +12,8 @@ from .bench import main as bench_main
 from .book import build_book
 from .complexity import complexity
 from .config import ConfigError, get_config
-from .results import COMPARISON_RUNS, compare, comparison_markdown
+from .results import compare, comparison_markdown, runs_for, scenes_markdown
+from .synthetic import TaskConfig
 from .train import (
     TrainConfig,
     TrainingError,
@@ -54,8 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="Slow-only / Fast-only / SlowFast laterals / beta table")
     _add_train_args(p)
-    p.add_argument("--out-dir", default="runs/compare", help="checkpoints and records per run")
-    p.add_argument("--results", default="data_samples/results/motionshapes_comparison")
+    p.add_argument(
+        "--out-dir", help="checkpoints and records per run (default runs/compare, runs/scenes)"
+    )
+    p.add_argument(
+        "--results",
+        help="table/figure path without suffix (default data_samples/results/"
+        "motionshapes_comparison, or scenes_comparison with --task kind=scenes)",
+    )
+    p.add_argument("--seeds", nargs="*", type=int, help="train every row once per seed")
+    p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     p.add_argument("--only", nargs="*", help="row names (substrings) to run")
     p.add_argument("--no-resume", action="store_true", help="retrain runs that have a record")
     p.set_defaults(func=_compare)
@@ -143,8 +152,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 def _train_config(args: argparse.Namespace, **extra):
     task = _parse_overrides(args.task, "--task")  # checked (names, numbers) by check_train_config
+    model = _parse_overrides(args.set)
+    if "kind" in task and "num_classes" not in model:  # the head follows the task's classes
+        model["num_classes"] = len(TaskConfig(kind=task["kind"]).classes)
     return TrainConfig(
-        model=get_config(args.model, **_parse_overrides(args.set)), task=task, seed=args.seed,
+        model=get_config(args.model, **model), task=task, seed=args.seed,
         steps=args.steps, batch_size=args.batch_size, train_clips=args.train_clips,
         val_clips=args.val_clips, test_seed=args.test_seed, test_clips=args.test_clips,
         threads=args.threads, lr=args.lr, sync_bn=args.sync_bn, progress=not args.quiet, **extra,
@@ -179,17 +191,23 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    runs = COMPARISON_RUNS
+    base = _train_config(args, half_checkpoint=args.half)
+    check_train_config(base)
+    task = base.task_config()
+    scenes = task.kind == "scenes"
+    runs = all_runs = runs_for(task)
     if args.only:
         runs = tuple(r for r in runs if any(s.lower() in r[0].lower() for s in args.only))
         if not runs:  # refuse before anything is trained or written
-            names = "; ".join(r[0] for r in COMPARISON_RUNS)
+            names = "; ".join(r[0] for r in all_runs)
             raise ValueError(f"--only {' '.join(args.only)} matches no row; rows are: {names}")
-    check_train_config(_train_config(args))
-    rows = compare(_train_config(args), args.out_dir, args.results, runs,
-                   resume=not args.no_resume, command=command_line())  # fmt: skip
-
-    print(comparison_markdown(rows))
+    out_dir = args.out_dir or ("runs/scenes" if scenes else "runs/compare")
+    name = "scenes_comparison" if scenes else "motionshapes_comparison"
+    results = args.results or f"data_samples/results/{name}"
+    seeds = tuple(args.seeds) if args.seeds else None
+    rows = compare(base, out_dir, results, runs, resume=not args.no_resume,
+                   command=command_line(), seeds=seeds)  # fmt: skip
+    print(scenes_markdown(rows) if scenes else comparison_markdown(rows))
     return 0
 
 

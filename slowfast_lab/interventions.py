@@ -4,7 +4,7 @@ Each intervention answers a question about a trained model on a MotionShapes spl
 
 | intervention | what changes | what it tests |
 |---|---|---|
-| `reverse_fast` | the Fast frames play backwards (Slow untouched) | does the spin direction come from Fast? (cw <-> ccw) |
+| `reverse_fast` | the Fast frames play backwards (Slow untouched) | does the direction come from Fast? (cw <-> ccw) |
 | `freeze_fast` | every Fast frame is the first one | does "moving" come from Fast? (spinners look still) |
 | `shuffle_fast` | the Fast frames in a fixed random order | does Fast use the order of frames, not just their content? |
 | `zero_slow` / `zero_fast` | that pathway's input is all zeros (the mean colour) | what does the other pathway know alone? |
@@ -14,7 +14,7 @@ Each intervention answers a question about a trained model on a MotionShapes spl
 Input interventions are pure functions `(slow, fast) -> (slow, fast)` on model-ready tensors
 [N, 3, T, H, W] and [N, 3, alpha T, H, W]; lateral cuts are context managers (forward hooks on
 `fuseK`, removed on exit). `run_intervention` evaluates one on a split and returns predictions and
-accuracies (overall, per group, how often the spin direction flipped, how often a
+accuracies (overall, per group, how often the direction flipped, how often a
 spinner was called still); `intervention_table` gives one row per intervention for a lesson.
 
     model = sfl.weights.load_model("data_samples/checkpoints/motionshapes_slowfast_tiny.pt")
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from .model import SlowFast, VideoNet, model_inputs
-from .synthetic import CLASS_NAMES, CLASSES, MotionShapesData, TaskConfig, make_dataset
+from .synthetic import MotionShapesData, TaskConfig, make_dataset
 from .train import accuracy_report, task_of
 
 InputFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -199,31 +199,36 @@ def predict(
     return torch.cat(preds)
 
 
-def mirror_labels() -> torch.Tensor:
-    """int64 [classes]: for each class, the class that differs only in spin direction (cw <-> ccw);
-    -1 where there is none (still classes)."""
-    classes = CLASSES
+def mirror_labels(task: TaskConfig | None = None) -> torch.Tensor:
+    """int64 [classes]: for each class of the task (default MotionShapes), the class that differs
+    only in direction (cw <-> ccw); -1 where there is none (still classes)."""
+    classes = (task or TaskConfig()).classes
     swap = {"cw": "ccw", "ccw": "cw"}
+
+    def key(c, motion):
+        return (c.group, c.shape, c.texture, c.colour, motion)
+
     out = []
     for c in classes:
-        target = (c.group, c.shape, c.texture, swap.get(c.motion))
-        match = [
-            j for j, d in enumerate(classes) if (d.group, d.shape, d.texture, d.motion) == target
-        ]
+        match = [j for j, d in enumerate(classes) if key(d, d.motion) == key(c, swap.get(c.motion))]
         out.append(match[0] if match else -1)
     return torch.tensor(out, dtype=torch.long)
 
 
-def intervention_report(preds: torch.Tensor, labels: torch.Tensor) -> dict:
+def intervention_report(
+    preds: torch.Tensor, labels: torch.Tensor, task: TaskConfig | None = None
+) -> dict:
     """`train.accuracy_report` plus what interventions change:
 
     "direction_flipped": among spinning clips, the share predicted as the same class with the
-    other direction; "called_still": among spinning clips, the share predicted as a still class.
+    other direction; "called_still": among spinning clips, the share predicted as a still class
+    (None for scenes, which have no still class).
     """
-    report = accuracy_report(preds, labels)
-    motions = [c.motion for c in CLASSES]
+    task = task or TaskConfig()
+    report = accuracy_report(preds, labels, task)
+    motions = [c.motion for c in task.classes]
     spinning = torch.tensor([motions[int(t)] != "still" for t in labels], dtype=torch.bool)
-    mirror = mirror_labels()
+    mirror = mirror_labels(task)
     flipped = preds == mirror[labels]
     still = torch.tensor([motions[int(p)] == "still" for p in preds], dtype=torch.bool)
     has_still = "still" in motions
@@ -254,13 +259,13 @@ def run_intervention(
     task = task or task_of(model)
     data = data if data is not None else make_dataset(seed, clips, task, progress=False)
     preds = predict(model, data, iv)
-    report = intervention_report(preds, data.labels)
+    report = intervention_report(preds, data.labels, data.task)
     report.update(
         intervention=iv.name,
         description=iv.description,
         preds=preds.tolist(),
         labels=data.labels.tolist(),
-        classes=list(CLASS_NAMES),
+        classes=list(data.task.class_names),
         seed=data.seed,
         clips=len(data),
     )

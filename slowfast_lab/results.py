@@ -25,7 +25,7 @@ from .colors import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR
 from .complexity import complexity
 from .config import get_config
 from .model import VideoNet, dummy_inputs
-from .paper import FIGURE2_POINTS
+from .paper import FIGURE2_POINTS, TABLE_5A
 from .paths import REPO
 from .synthetic import TaskConfig
 from .timing import time_call
@@ -64,6 +64,24 @@ COMPARISON_RUNS: tuple[tuple[str, str, dict], ...] = (
 )
 
 
+# The scenes comparison (`compare --task kind=scenes --seeds 0 1 2`): the paper's Table 5a rows
+# (every lateral type, and none) and the two single pathways, on the task that needs binding.
+SCENE_RUNS: tuple[tuple[str, str, dict], ...] = (
+    ("Slow-only", "slow_tiny", {}),
+    ("Fast-only", "fast_tiny", {}),
+    ("SlowFast, no lateral", "slowfast_tiny", {"fusion": "none"}),
+    ("SlowFast, TtoC sum", "slowfast_tiny", {"fusion": "ttoc_sum"}),
+    ("SlowFast, TtoC concat", "slowfast_tiny", {"fusion": "ttoc_concat"}),
+    ("SlowFast, T-sample", "slowfast_tiny", {"fusion": "t_sample"}),
+    ("SlowFast, T-conv", "slowfast_tiny", {}),
+)
+
+
+def runs_for(task: TaskConfig) -> tuple[tuple[str, str, dict], ...]:
+    """The comparison's rows for a task: `SCENE_RUNS` for scenes, else `COMPARISON_RUNS`."""
+    return SCENE_RUNS if task.kind == "scenes" else COMPARISON_RUNS
+
+
 _COSMETIC = ("progress", "log_every")  # config fields that do not change a run's result
 
 
@@ -91,24 +109,33 @@ def compare(
     runs: tuple[tuple[str, str, dict], ...] = COMPARISON_RUNS,
     resume: bool = True,
     command: str | None = None,
+    seeds: tuple[int, ...] | None = None,
 ) -> list[dict]:
     """Train every run of `runs` with the settings of `base`, evaluate each on the test split, and
     write the table to `results`.json / .md and the accuracy / complexity figure to `results`.png.
     A run whose record already exists is not trained again (`resume`), so a long comparison can be
-    run in pieces.
+    run in pieces. With `seeds`, every run is trained once per training seed (data and
+    initialisation; the test split stays `base.test_seed`) and the table gives mean and range.
 
-    Each row: name, preset, overrides, accuracy, groups, per_class, macs, params, cpu_ms_per_clip,
-    train_time_s.
+    Each row: name, preset, overrides, seed, accuracy, groups, per_class, macs, params,
+    cpu_ms_per_clip, train_time_s. The model's head gets the task's number of classes.
     CPU times are measured for all rows together at the end, on `base.threads` threads.
     """
     out_dir = Path(out_dir)
+    task = base.task_config()
     rows, checkpoints = [], []
-    for name, preset, overrides in runs:
+    for (name, preset, overrides), seed in (
+        (run, seed) for run in runs for seed in (seeds or (base.seed,))
+    ):
         slug = name.lower().replace(" ", "_").replace(",", "").replace("/", "-")
         slug = "".join(ch for ch in slug if ch.isalnum() or ch in "_-+")
+        if seeds:
+            slug += f"_seed{seed}"
+        overrides = {**overrides, "num_classes": len(task.classes)}
         cfg = dataclasses.replace(
             base,
             model=get_config(preset, **overrides),
+            seed=seed,
             out=str(out_dir / f"{slug}.pt"),
             record=None,
         )
@@ -121,14 +148,14 @@ def compare(
             if all(have.get(k) == v for k, v in want.items() if k not in _COSMETIC):
                 record = old
         if record is None:
-            print(f"== {name}", file=sys.stderr)
+            print(f"== {name}, seed {seed}", file=sys.stderr)
             record = train(cfg, command=command).record
             write_json(record, record_path)
         task = TaskConfig(**record["task"])
         c = complexity(preset, crop_size=task.size, **overrides)
         rows.append(
             result_row(
-                {"name": name, "preset": preset, "overrides": overrides},
+                {"name": name, "preset": preset, "overrides": overrides, "seed": seed},
                 record["model_config"],
                 record["test"],
                 c,
@@ -152,15 +179,23 @@ def compare(
     finally:
         torch.set_num_threads(threads)
     payload = {
-        "task": "MotionShapes",
+        "task": "MotionShapes scenes" if task.kind == "scenes" else "MotionShapes",
+        "task_config": task.to_dict(),
         "command": command,
         "base_config": dataclasses.asdict(base),
+        "seeds": list(seeds) if seeds else None,
         "rows": rows,
     }
     results = Path(results)
     write_json(payload, results.with_suffix(".json"))
-    results.with_suffix(".md").write_text(comparison_markdown(rows, command, base) + "\n")
-    accuracy_complexity_figure(rows).savefig(results.with_suffix(".png"), dpi=100)
+    if task.kind == "scenes":
+        text = scenes_markdown(rows, command, base)
+        figure = scenes_figure(rows)
+    else:
+        text = comparison_markdown(rows, command, base)
+        figure = accuracy_complexity_figure(rows)
+    results.with_suffix(".md").write_text(text + "\n")
+    figure.savefig(results.with_suffix(".png"), dpi=100)
     return rows
 
 
@@ -247,6 +282,112 @@ def comparison_markdown(
     return "\n".join(lines) + note
 
 
+def seed_summary(rows: list[dict]) -> list[dict]:
+    """Rows of the same name (one per training seed) -> one row each: name, pathways, fusion,
+    macs, seeds, and for "accuracy" and each group: mean, min, max and the per-seed values."""
+    by_name: dict[str, list[dict]] = {}
+    for r in rows:
+        by_name.setdefault(r["name"], []).append(r)
+    out = []
+    for name, runs in by_name.items():
+
+        def stats(values: list[float]) -> dict:
+            return {"mean": statistics.fmean(values), "min": min(values), "max": max(values),
+                    "values": values}  # fmt: skip
+
+        first = runs[0]
+        out.append(
+            {
+                "name": name,
+                "pathways": first.get("pathways"),
+                "fusion": first.get("fusion"),
+                "macs": first["macs"],
+                "params": first["params"],
+                "seeds": [r.get("seed") for r in runs],
+                "accuracy": stats([r["accuracy"] for r in runs]),
+                "groups": {g: stats([r["groups"][g] for r in runs]) for g in first["groups"]},
+                "train_time_s": statistics.fmean(r["train_time_s"] for r in runs),
+            }
+        )
+    return out
+
+
+def scenes_markdown(
+    rows: list[dict], command: str | None = None, base: TrainConfig | None = None
+) -> str:
+    """The scenes comparison as a Table 5a-style Markdown table: per model, the mean over training
+    seeds (and the range) of the overall accuracy, the mover-colour and the direction accuracy,
+    the per-seed values, the cost, and the paper's Table 5a top-1 for the same lateral type."""
+    lines = [
+        "| model | overall (mean, range) | per seed | mover colour | direction | MMACs | "
+        "train s | paper Table 5a top-1 (K400) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def pct(s: dict) -> str:
+        return f"{100 * s['mean']:.1f} ({100 * s['min']:.1f}-{100 * s['max']:.1f})"
+
+    for r in seed_summary(rows):
+        paper_row = TABLE_5A.get(r["fusion"]) if r["pathways"] == "slowfast" else None
+        g = r["groups"]
+        lines.append(
+            f"| {r['name']} | {pct(r['accuracy'])} | "
+            f"{' / '.join(f'{100 * v:.1f}' for v in r['accuracy']['values'])} | "
+            f"{pct(g['mover colour'])} | {pct(g['direction'])} | {r['macs'] / 1e6:.1f} | "
+            f"{r['train_time_s']:.0f} | {paper_row.top1 if paper_row else ''} |"
+        )
+    note = ""
+    if rows:
+        seeds = sorted({r.get("seed") for r in rows})
+        note = (
+            f"\n\nTest split: seed {rows[0]['test_seed']}, {rows[0]['test_clips']} clips; training "
+            f"seeds {', '.join(map(str, seeds))} (data and initialisation). Chance: overall 1/6, "
+            "mover colour 1/3, direction 1/2. The Fast pathway sees gray frames (Table 5c), "
+            "in which the three colours look the same. Train s: mean wall time per run, "
+            f"{_timing_words(rows, 'train_load')}."
+        )
+    if base is not None:
+        note += (
+            f"\n\nTraining, every run: {base.steps} steps, batch {base.batch_size}, "
+            f"{base.optimizer} lr {base.lr:g}, {base.train_clips} clips."
+        )
+    if command:
+        note += f"\n\nReproduce: `{command}`"
+    return "\n".join(lines) + note
+
+
+def scenes_figure(rows: list[dict]) -> Figure:
+    """Accuracy against multiply-adds for the scenes comparison (mean over seeds, a bar for the
+    range), beside the paper's Table 5a (top-1 against GFLOPs) for the same lateral types."""
+    fig = Figure(figsize=(12, 4.4), layout="constrained")
+    ours, paper = fig.subplots(1, 2)
+    colors = {"slow": SLOW_COLOR, "fast": FAST_COLOR, "slowfast": LATERAL_COLOR}
+    for i, r in enumerate(seed_summary(rows), 1):
+        acc = r["accuracy"]
+        x, y = r["macs"] / 1e6, 100 * acc["mean"]
+        err = [[y - 100 * acc["min"]], [100 * acc["max"] - y]]
+        color = colors.get(r["pathways"], "0.4")
+        ours.errorbar(x, y, yerr=err, fmt="o", color=color, capsize=3, label=f"{i}  {r['name']}")
+        ours.annotate(str(i), (x, y), xytext=(5, 2), textcoords="offset points", fontsize=8)
+    ours.axhline(100 / 6, color="0.5", lw=0.8, ls=":")
+    ours.text(ours.get_xlim()[0], 100 / 6 + 1, " chance", fontsize=7, color="0.4")
+    ours.set_ylim(0, 102)
+    ours.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ours.set_xlabel("multiply-adds per clip (millions)")
+    ours.set_ylabel("accuracy (%), mean and range over seeds")
+    ours.set_title("MotionShapes scenes (ours, tiny models)")
+    ours.grid(alpha=0.3)
+    for name, row in TABLE_5A.items():
+        paper.scatter(row.gflops, row.top1, s=60, color=LATERAL_COLOR, zorder=3)
+        paper.annotate(name, (row.gflops, row.top1), xytext=(4, -10), textcoords="offset points",
+                       fontsize=8)  # fmt: skip
+    paper.set_xlabel("GFLOPs per view")
+    paper.set_ylabel("Kinetics-400 top-1 (%)")
+    paper.set_title("Paper Table 5a (SlowFast 4x16 R50)")
+    paper.grid(alpha=0.3)
+    return fig
+
+
 # Where the recorded results live in the checkout (paths only; nothing is read at import).
 CHECKPOINTS = REPO / "data_samples" / "checkpoints"
 
@@ -258,14 +399,17 @@ COMPARISON = REPO / "data_samples" / "results" / "motionshapes_comparison.json"
 SEED_COMPARISONS = tuple(COMPARISON.with_name(f"{COMPARISON.stem}_seed{n}.json") for n in (1, 2))
 
 
-def find_checkpoint(kind: str, folder=CHECKPOINTS) -> str | None:
-    """The shipped MotionShapes checkpoint whose file name says `kind` ("slowfast", "slow_only",
-    "fast_only"), or None when there is none."""
+def find_checkpoint(kind: str, folder=CHECKPOINTS, task: str = "motionshapes") -> str | None:
+    """The shipped checkpoint of `task` ("motionshapes" or "scenes") whose file name says `kind`
+    ("slowfast", "slowfast_nolateral", "slow_only", "fast_only"): `<task>_<kind>_tiny.pt`, else
+    the first `<task>_<kind>*` file; None when there is none."""
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    hits = sorted(
-        p for p in folder.iterdir() if kind in p.name and p.suffix in (".pt", ".pth", ".pyth")
+    suffixes = (".pt", ".pth", ".pyth")
+    exact = [folder / f"{task}_{kind}_tiny{s}" for s in suffixes]
+    hits = [p for p in exact if p.is_file()] or sorted(
+        p for p in folder.iterdir() if p.name.startswith(f"{task}_{kind}") and p.suffix in suffixes
     )
     return str(hits[0]) if hits else None
 

@@ -11,7 +11,7 @@ The 10 classes form three groups, each built to defeat one pathway:
 | group | classes | differ only in | who fails |
 |---|---|---|---|
 | appearance | square-stripes / -checks / -dots (still) | fine texture | Fast-only: its beta C channels are too few for fine, low-contrast detail |
-| motion | L-still / L-cw / L-ccw (plain) | spin direction | Slow-only: temporal aliasing, see below |
+| motion | L-still / L-cw / L-ccw (plain) | direction | Slow-only: temporal aliasing, see below |
 | appearance+motion | pacman-{stripes,checks}-{cw,ccw} | texture AND direction | Slow-only (direction) and Fast-only (texture) |
 
 **Temporal aliasing.** A spinning object turns exactly one full turn every `tau` raw frames, the
@@ -67,6 +67,7 @@ class ClassSpec:
     shape: str
     texture: str
     motion: str
+    colour: str | None = None  # scenes: the colour of the square that circles
 
 
 CLASSES: tuple[ClassSpec, ...] = (
@@ -86,6 +87,26 @@ CLASSES: tuple[ClassSpec, ...] = (
 )
 CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
 NUM_CLASSES = len(CLASSES)
+
+
+# MotionShapes scenes (`TaskConfig(kind="scenes")`): three squares of three colours, one circles.
+# The class is the colour of the spinning one and its direction: every colour occurs with both
+# directions, and every clip shows every colour (see `render_scene`).
+COLOURS = ("red", "green", "blue")
+SCENE_GROUPS = ("mover colour", "direction")  # factors, scored separately (see below)
+
+
+def scene_classes(objects: int = 3) -> tuple[ClassSpec, ...]:
+    """The scenes classes with `objects` objects (colours `COLOURS[:objects]`): colour x direction."""
+    return tuple(
+        ClassSpec(f"{colour}-{motion}", f"{colour} moves", "square", "plain", motion, colour)
+        for colour in COLOURS[:objects]
+        for motion in ("cw", "ccw")
+    )
+
+
+SCENE_CLASSES = scene_classes(3)
+KINDS = ("motionshapes", "scenes")
 
 
 def group_of(label: int) -> str:
@@ -110,6 +131,10 @@ class TaskConfig:
         texture_contrast: texture amplitude (fraction of the [0,1] intensity range).
         noise: std of the per-pixel, per-frame Gaussian noise.
         distractors: number of small discs crossing the background.
+        kind: "motionshapes" (one object, 10 classes) or "scenes" (three coloured objects, one
+            circles; 6 classes: the mover's colour and direction, see `render_scene`).
+        fast_input: what the Fast pathway receives: "rgb" or "gray" (paper Table 5c); None: the
+            task's own choice, "rgb" for motionshapes and "gray" for scenes.
     """
 
     size: int = 48
@@ -121,8 +146,20 @@ class TaskConfig:
     texture_contrast: float = 0.25
     noise: float = 0.05
     distractors: int = 2
+    kind: str = "motionshapes"
+    fast_input: str | None = None
+    objects: int = 3
+    radius: float = 0.125
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind={self.kind!r}: tasks are {', '.join(KINDS)}")
+        if self.objects not in (2, 3):
+            raise ValueError(f"objects={self.objects}: scenes have 2 or 3 objects")
+        if not 0.05 <= self.radius <= 0.13:
+            raise ValueError(f"radius={self.radius}: use 0.05..0.13 (a fraction of the frame)")
+        if self.fast_input not in (None, "rgb", "gray"):
+            raise ValueError(f"fast_input={self.fast_input!r} must be 'rgb' or 'gray' (or None)")
         if self.tau % self.alpha:
             raise ValueError(f"alpha={self.alpha} must divide tau={self.tau}")
         if self.size < 32:
@@ -136,6 +173,23 @@ class TaskConfig:
     def period(self) -> int:
         return self.spin_period or self.tau
 
+    @property
+    def fast_view(self) -> str:
+        """What the Fast pathway sees: "rgb" or "gray"."""
+        return self.fast_input or ("gray" if self.kind == "scenes" else "rgb")
+
+    @property
+    def classes(self) -> tuple[ClassSpec, ...]:
+        return scene_classes(self.objects) if self.kind == "scenes" else CLASSES
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return SCENE_GROUPS if self.kind == "scenes" else GROUPS
+
     @classmethod
     def for_model(cls, model_config, **overrides) -> TaskConfig:
         """The task whose clip length and frame rates fit a SlowFastConfig (T, tau, alpha)."""
@@ -146,18 +200,42 @@ class TaskConfig:
         return dataclasses.asdict(self)
 
 
+def factor_hits(
+    task: TaskConfig, preds: torch.Tensor, labels: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Scenes: per clip, did the prediction get the mover's colour right, and the direction?
+    (bool [N] each). A model that cannot bind colour to motion is at 1/3 on the first."""
+    classes = task.classes
+    colour = torch.tensor([COLOURS.index(c.colour) for c in classes])
+    motion = torch.tensor([c.motion == "cw" for c in classes])
+    return {
+        "mover colour": colour[preds] == colour[labels],
+        "direction": motion[preds] == motion[labels],
+    }
+
+
 @dataclass
 class MotionShapesClip:
-    """One rendered clip: frames uint8 [F, H, W, 3], object mask bool [F, H, W], and its class."""
+    """One rendered clip: frames uint8 [F, H, W, 3], object mask bool [F, H, W], and its class.
+
+    Scenes also carry, per object o: `object_masks` bool [O, F, H, W], `boxes` float [O, F, 4]
+    (x0, y0, x1, y1 in pixels, inclusive of the mask's pixels) and `actions` ("still", "cw",
+    "ccw"); `mask` is then the union of the objects.
+    """
 
     frames: np.ndarray
     mask: np.ndarray
     frame_indices: list[int]
     label: int
     params: dict
+    object_masks: np.ndarray | None = None
+    boxes: np.ndarray | None = None
+    actions: tuple[str, ...] | None = None
 
     @property
     def spec(self) -> ClassSpec:
+        if self.object_masks is not None:
+            return scene_classes(len(self.object_masks))[self.label]
         return CLASSES[self.label]
 
 
@@ -200,8 +278,10 @@ def _texture(texture: str, u: np.ndarray, v: np.ndarray, period: float) -> np.nd
 def clip_params(seed: int, index: int, task: TaskConfig = TaskConfig()) -> dict:
     """The random draws of clip `index` of split `seed` (label, colours, positions, angles...).
 
-    Labels cycle through the classes (index % 10), so every split is balanced.
+    Labels cycle through the classes (index % 10; scenes: index % 6), so every split is balanced.
     """
+    if task.kind == "scenes":
+        return scene_params(seed, index, task)
     rng = np.random.default_rng([int(seed), int(index), 20190000])
     s = task.size
     label = index % NUM_CLASSES
@@ -253,6 +333,8 @@ def render_clip(
     Rendering any subset of frames gives exactly the same pixels as rendering all and selecting
     (per-frame noise is keyed by the raw frame index).
     """
+    if task.kind == "scenes":
+        return render_scene(seed, index, task, frame_indices)
     p = clip_params(seed, index, task)
     spec = CLASSES[p["label"]]
     s = task.size
@@ -304,6 +386,158 @@ def render_clip(
     return MotionShapesClip(frames, mask, idx, p["label"], p)
 
 
+# ------------------------------------------------------------------------------------------------
+# Scenes: where late fusion cannot work
+# ------------------------------------------------------------------------------------------------
+#
+# Three squares, one red, one green, one blue, at random places; one of them circles on a small
+# orbit (clockwise or counter-clockwise) once every `tau` raw frames, the others stay still. The
+# Slow pathway, sampling every tau-th frame, sees every square at the same place in each of its
+# frames (aliasing, as for the spinning L of MotionShapes): nothing moves. The Fast pathway sees
+# the circling square at four points of its orbit. The class is the circling square's colour and
+# direction (6 classes). The colours have the same luma (ITU-R BT.601, what
+# `sampling.to_grayscale` keeps), so the Fast pathway, which gets gray frames as in the paper's
+# Table 5c, sees three identical squares, one of them circling: it knows *that* and *how*
+# something moves, not which colour. Each pathway's globally pooled features say nothing about
+# *which* square moves (every colour is in every clip, at random places): a SlowFast whose
+# pathways meet only in the head gets the direction, and the colour only by chance (1/3). A
+# lateral hands the Fast pathway's motion maps to the Slow pathway at every place before
+# pooling, where the colour is.
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+ORBIT = 0.06  # radius of the circling square's orbit, as a fraction of the frame
+
+
+def isoluminant_colours(luma: float, chroma: float) -> np.ndarray:
+    """float [3 colours, RGB]: red, green and blue of the same luma: luma + chroma (e_c - w_c)
+    for colour c, where w is the BT.601 luma weights (so that w . (e_c - w_c 1) = 0)."""
+    return (luma + chroma * (np.eye(3, dtype=np.float32) - _LUMA[:, None])).astype(np.float32)
+
+
+def scene_params(seed: int, index: int, task: TaskConfig) -> dict:
+    """The random draws of scene `index` of split `seed` (see `clip_params`)."""
+    rng = np.random.default_rng([int(seed), int(index), 20190001])
+    s = task.size
+    classes = scene_classes(task.objects)
+    label = index % len(classes)
+    luma = float(rng.uniform(0.38, 0.58))
+    colours = isoluminant_colours(luma, float(rng.uniform(0.22, 0.32)))
+    # Background clearly lighter or darker than the objects, also in gray.
+    gap = float(rng.uniform(0.2, 0.3)) * (1 if rng.random() < 0.5 else -1)
+    bg = np.clip(luma + gap + rng.uniform(-0.08, 0.08, 3), 0.0, 1.0)
+    # One square per quadrant, centres 0.46 s apart (+-0.01 s); a square reaches at most
+    # 0.8 sqrt(2) (radius + 0.005) <= 0.153 s from its centre (radius <= 0.13), plus the
+    # orbit's 0.06 s: two never overlap.
+    quadrants = rng.permutation(4)[: task.objects]
+    mover = COLOURS.index(classes[label].colour)
+    objects = []
+    for o in range(task.objects):
+        qx, qy = quadrants[o] % 2, quadrants[o] // 2
+        objects.append(
+            {
+                "colour": COLOURS[o],
+                "rgb": colours[o].tolist(),
+                "action": classes[label].motion if o == mover else "still",
+                "center": [
+                    float((0.27 + 0.46 * qx + rng.uniform(-0.01, 0.01)) * s),
+                    float((0.27 + 0.46 * qy + rng.uniform(-0.01, 0.01)) * s),
+                ],
+                "radius": float(rng.uniform(task.radius - 0.005, task.radius + 0.005) * s),
+                "angle": float(rng.uniform(0, np.pi / 2)),
+                "orbit": float(ORBIT * s),
+                "phase0": float(rng.uniform(0, 2 * np.pi)),
+            }
+        )
+    grating_dir = rng.uniform(0, 2 * np.pi)
+    return {
+        "label": int(label),
+        "bg": bg.tolist(),
+        "objects": objects,
+        "grating": {
+            "freq": float(rng.uniform(1.0, 2.5) * 2 * np.pi / s),
+            "dir": float(grating_dir),
+            "speed": float(rng.uniform(-0.4, 0.4)),
+            "amp": float(rng.uniform(0.03, 0.08)),
+            "phase": float(rng.uniform(0, 2 * np.pi)),
+        },
+        "discs": [
+            {
+                "pos": rng.uniform(0, s, 2).tolist(),
+                "vel": rng.uniform(-1.5, 1.5, 2).tolist(),
+                "radius": float(rng.uniform(0.04, 0.06) * s),
+                "color": rng.uniform(0.1, 0.9, 3).tolist(),
+            }
+            for _ in range(task.distractors)
+        ],
+        "flicker": rng.normal(0, 0.03, task.raw_frames).tolist(),
+        "noise_seed": int(rng.integers(2**31)),
+    }
+
+
+def _boxes(masks: np.ndarray) -> np.ndarray:
+    """bool [F, H, W] -> float [F, 4]: x0, y0, x1, y1 of each frame's mask (pixel indices)."""
+    out = np.zeros((len(masks), 4), np.float32)
+    for f, m in enumerate(masks):
+        ys, xs = np.nonzero(m)
+        if len(xs):
+            out[f] = xs.min(), ys.min(), xs.max(), ys.max()
+    return out
+
+
+def render_scene(
+    seed: int, index: int, task: TaskConfig, frame_indices: list[int] | None = None
+) -> MotionShapesClip:
+    """Render scene `index` of split `seed` (see `render_clip`), with per-object masks and boxes."""
+    p = scene_params(seed, index, task)
+    s = task.size
+    idx = list(range(task.raw_frames)) if frame_indices is None else list(frame_indices)
+    t = np.asarray(idx, dtype=np.float32)[:, None, None]  # [F, 1, 1]
+    y, x = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
+
+    g = p["grating"]
+    along = x * np.cos(g["dir"]) + y * np.sin(g["dir"])
+    wave = g["amp"] * np.sin(g["freq"] * (along - g["speed"] * t) + g["phase"])  # [F, H, W]
+    frames = np.asarray(p["bg"], np.float32) + wave[..., None]
+    frames = np.broadcast_to(frames, (len(idx), s, s, 3)).copy()
+    for d in p["discs"]:
+        cx = np.mod(d["pos"][0] + d["vel"][0] * t, s)
+        cy = np.mod(d["pos"][1] + d["vel"][1] * t, s)
+        frames[(x - cx) ** 2 + (y - cy) ** 2 <= d["radius"] ** 2] = np.asarray(d["color"])
+
+    masks = []
+    for ob in p["objects"]:
+        omega = {"still": 0.0, "cw": 1.0, "ccw": -1.0}[ob["action"]] * 2 * np.pi / task.period
+        theta = ob["phase0"] + omega * t  # image y points down: growing theta turns clockwise
+        dx = x - (ob["center"][0] + ob["orbit"] * np.cos(theta))
+        dy = y - (ob["center"][1] + ob["orbit"] * np.sin(theta))
+        cos, sin = np.cos(ob["angle"]), np.sin(ob["angle"])
+        u, v = cos * dx + sin * dy, -sin * dx + cos * dy  # square coordinates
+        mask = _shape_mask("square", u / ob["radius"], v / ob["radius"])  # [F, H, W]
+        frames[mask] = np.asarray(ob["rgb"], np.float32)
+        masks.append(mask)
+
+    flicker = np.asarray(p["flicker"], np.float32)[idx][:, None, None, None]
+    noise = np.stack(
+        [
+            np.random.default_rng([p["noise_seed"], i]).standard_normal((s, s, 3), np.float32)
+            for i in idx
+        ]
+    )
+    frames = frames + flicker + task.noise * noise
+    frames = np.clip(np.round(frames * 255), 0, 255).astype(np.uint8)
+    object_masks = np.stack(masks)  # [O, F, H, W]
+    return MotionShapesClip(
+        frames,
+        object_masks.any(0),
+        idx,
+        p["label"],
+        p,
+        object_masks=object_masks,
+        boxes=np.stack([_boxes(m) for m in object_masks]),
+        actions=tuple(ob["action"] for ob in p["objects"]),
+    )
+
+
 def pathway_indices(task: TaskConfig) -> tuple[list[int], list[int]]:
     """Raw frame indices the Slow and Fast pathways see (the paper's sampling, start 0)."""
     return sample_indices(task.raw_frames, T=task.T, tau=task.tau, alpha=task.alpha, start=0)
@@ -338,23 +572,28 @@ class MotionShapesData:
 
     @property
     def groups(self) -> list[str]:
-        return [CLASSES[int(i)].group for i in self.labels]
+        classes = self.task.classes
+        return [classes[int(i)].group for i in self.labels]
 
     def batch(self, index: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Model-ready (slow, fast, labels): float [B,3,T,H,W], [B,3,alpha T,H,W], int64 [B]."""
+        """Model-ready (slow, fast, labels): float [B,3,T,H,W], [B,3,alpha T,H,W], int64 [B].
+        The Fast input is gray when the task says so (`TaskConfig.fast_view`)."""
         fast = self.fast[index]
         return (
             frames_to_input(fast[:, :: self.task.alpha]),
-            frames_to_input(fast),
+            frames_to_input(fast, gray=self.task.fast_view == "gray"),
             self.labels[index],
         )
 
 
-def frames_to_input(frames: torch.Tensor) -> torch.Tensor:
+def frames_to_input(frames: torch.Tensor, gray: bool = False) -> torch.Tensor:
     """A batch of clips, uint8 [N, t, H, W, 3] -> normalised float [N, 3, t, H, W], with the
-    checkpoints' mean and std (`sampling.MEAN`, `sampling.STD`). For one decoded video clip use
+    checkpoints' mean and std (`sampling.MEAN`, `sampling.STD`); with `gray`, luma on all three
+    channels first, as `sampling.to_grayscale`. For one decoded video clip use
     `sampling.to_model_input`."""
     x = frames.permute(0, 4, 1, 2, 3).float().div_(255.0)
+    if gray:
+        x = (x * torch.tensor(_LUMA).view(1, 3, 1, 1, 1)).sum(1, keepdim=True).repeat(1, 3, 1, 1, 1)
     mean = torch.tensor(MEAN).view(1, 3, 1, 1, 1)
     std = torch.tensor(STD).view(1, 3, 1, 1, 1)
     return x.sub_(mean).div_(std)
@@ -406,7 +645,8 @@ def make_dataset(
         _, fast_idx = pathway_indices(task)
         fast = np.empty((num_clips, len(fast_idx), task.size, task.size, 3), np.uint8)
         labels = np.empty(num_clips, np.int64)
-        for i in tqdm(range(num_clips), desc=f"MotionShapes seed {seed}", disable=not progress):
+        what = "MotionShapes scenes" if task.kind == "scenes" else "MotionShapes"
+        for i in tqdm(range(num_clips), desc=f"{what} seed {seed}", disable=not progress):
             clip = render_clip(seed, i, task, fast_idx)
             fast[i], labels[i] = clip.frames, clip.label
         data = MotionShapesData(torch.from_numpy(fast), torch.from_numpy(labels), task, seed)

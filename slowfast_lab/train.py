@@ -46,15 +46,7 @@ from tqdm.auto import tqdm
 
 from .config import SlowFastConfig, get_config
 from .model import VideoNet, build_model, model_inputs
-from .synthetic import (
-    CLASS_NAMES,
-    CLASSES,
-    GROUPS,
-    NUM_CLASSES,
-    TaskConfig,
-    group_labels,
-    make_dataset,
-)
+from .synthetic import CLASSES, GROUPS, TaskConfig, factor_hits, group_labels, make_dataset
 from .weights import load_model, save_checkpoint
 
 DEFAULT_TEST_SEED = 1000  # the recorded "fresh test split": never used for training
@@ -270,12 +262,19 @@ def check_train_config(cfg: TrainConfig) -> None:
             "(T, tau and alpha follow the model)"
         )
     for key, value in cfg.task.items():
+        if key in ("kind", "fast_input"):
+            continue  # words, checked by TaskConfig
         if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
             raise ConfigError(f"task field {key}={value!r} must be a number")
     try:
         task = cfg.task_config()  # also checks the model preset and its overrides
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise ConfigError(f"task {cfg.task}: {err}") from None
+    if cfg.model.num_classes != len(task.classes):
+        raise ConfigError(
+            f"the {task.kind} task has {len(task.classes)} classes but the model's head has "
+            f"num_classes={cfg.model.num_classes}: use --set num_classes={len(task.classes)}"
+        )
     frame_bytes = task.T * task.alpha * task.size**2 * 3
     if frame_bytes * max(cfg.train_clips, cfg.val_clips, cfg.test_clips) > MAX_DATA_BYTES:
         raise ValueError(
@@ -642,25 +641,44 @@ def predict_split(
     return torch.cat(preds), data.labels.clone(), seconds
 
 
-def accuracy_report(preds: torch.Tensor, labels: torch.Tensor) -> dict:
-    """Overall, per-group and per-class accuracy, and the confusion matrix (rows: true class)."""
+def accuracy_report(
+    preds: torch.Tensor, labels: torch.Tensor, task: TaskConfig | None = None
+) -> dict:
+    """Overall, per-group and per-class accuracy, and the confusion matrix (rows: true class).
+
+    MotionShapes groups are subsets of classes (accuracy within each, and its chance level).
+    Scenes "groups" are the two factors of every class: the share of clips whose prediction has
+    the moving square's colour right (chance 1/3) and the direction right (chance 1/2)."""
+    task = task or TaskConfig()
+    names = task.class_names
+    if len(preds) and int(preds.max()) >= len(names):
+        raise ValueError(
+            f"predicted class {int(preds.max())}, but the {task.kind} task has {len(names)} "
+            f"classes: the model's head does not fit the task"
+        )
     correct = preds == labels
-    groups = {}
-    for g, members in group_labels().items():
-        sel = torch.isin(labels, torch.tensor(members))
-        groups[g] = round(float(correct[sel].float().mean()), 4) if sel.any() else None
+    mean = lambda sel: round(float(sel.float().mean()), 4) if len(sel) else None  # noqa: E731
+    if task.kind == "scenes":
+        groups = {g: mean(hit) for g, hit in factor_hits(task, preds, labels).items()}
+        chance = {"mover colour": round(1 / 3, 4), "direction": 0.5}
+    else:
+        groups, chance = {}, {}
+        for g, members in group_labels().items():
+            sel = torch.isin(labels, torch.tensor(members))
+            groups[g] = mean(correct[sel]) if sel.any() else None
+            chance[g] = round(1 / len(members), 4)
     per_class = {}
-    for i, name in enumerate(CLASS_NAMES):
+    for i, name in enumerate(names):
         sel = labels == i
-        per_class[name] = round(float(correct[sel].float().mean()), 4) if sel.any() else None
-    confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long)
+        per_class[name] = mean(correct[sel]) if sel.any() else None
+    confusion = torch.zeros(len(names), len(names), dtype=torch.long)
     confusion.index_put_((labels, preds), torch.ones_like(labels), accumulate=True)
     return {
-        "accuracy": round(float(correct.float().mean()), 4),
+        "accuracy": mean(correct),
         "groups": groups,
         "per_class": per_class,
         "confusion": confusion.tolist(),
-        "chance_within_group": {g: round(1 / len(m), 4) for g, m in group_labels().items()},
+        "chance_within_group": chance,
     }
 
 
@@ -677,13 +695,14 @@ def evaluate(
     {"accuracy", "groups": {"appearance", "motion", "appearance+motion"}, "per_class", "confusion",
      "seed", "clips", "ms_per_clip", "classes", "machine"}
     """
+    task = task or task_of(model)
     preds, labels, seconds = predict_split(model, seed, clips, task, batch_size, progress)
-    report = accuracy_report(preds, labels)
+    report = accuracy_report(preds, labels, task)
     report.update(
         seed=seed,
         clips=clips,
         ms_per_clip=round(1000 * seconds / clips, 3),
-        classes=list(CLASS_NAMES),
+        classes=list(task.class_names),
         machine=machine_load(),
     )
     return report

@@ -20,6 +20,15 @@ def test_checkpoints_and_comparison_rows(tmp_path) -> None:
     assert results.find_checkpoint("slow_only", tmp_path).endswith("slow_only_tiny.pt")
     assert results.find_checkpoint("fast_only", tmp_path) is None
     assert results.find_checkpoint("slowfast", tmp_path / "absent") is None
+    # The scenes task's files do not answer for MotionShapes, and the reverse.
+    (tmp_path / "scenes_slowfast_nolateral_tiny.pt").write_bytes(b"")
+    (tmp_path / "scenes_slowfast_tiny.pt").write_bytes(b"")
+    assert results.find_checkpoint("slowfast", tmp_path).endswith("motionshapes_slowfast_tiny.pt")
+    found = results.find_checkpoint("slowfast", tmp_path, task="scenes")
+    assert found.endswith("scenes_slowfast_tiny.pt")
+    nolateral = results.find_checkpoint("slowfast_nolateral", tmp_path, task="scenes")
+    assert nolateral.endswith("scenes_slowfast_nolateral_tiny.pt")
+    assert results.find_checkpoint("slow_only", tmp_path, task="scenes") is None
     assert results.comparison_rows(tmp_path / "absent.json") is None
     rows = [
         {"pathways": "slow", "fusion": "t_conv", "overrides": {}, "accuracy": 0.5},
