@@ -124,9 +124,9 @@ def compare(
     out_dir = Path(out_dir)
     task = base.task_config()
     rows, checkpoints = [], []
-    for (name, preset, overrides), seed in (
-        (run, seed) for run in runs for seed in (seeds or (base.seed,))
-    ):
+    for seed, (name, preset, overrides) in (
+        (seed, run) for seed in (seeds or (base.seed,)) for run in runs
+    ):  # seed by seed: the first seed's models are ready first
         slug = name.lower().replace(" ", "_").replace(",", "").replace("/", "-")
         slug = "".join(ch for ch in slug if ch.isalnum() or ch in "_-+")
         if seeds:
