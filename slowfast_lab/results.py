@@ -395,6 +395,9 @@ CHECKPOINTS = REPO / "data_samples" / "checkpoints"
 COMPARISON = REPO / "data_samples" / "results" / "motionshapes_comparison.json"
 
 
+# The scenes comparison (`compare --task kind=scenes --seeds 0 1 2`), one row per run and seed.
+SCENES_COMPARISON = REPO / "data_samples" / "results" / "scenes_comparison.json"
+
 # The lateral rows again with other training seeds (`compare --seed N --results ..._seedN`).
 SEED_COMPARISONS = tuple(COMPARISON.with_name(f"{COMPARISON.stem}_seed{n}.json") for n in (1, 2))
 

@@ -185,3 +185,58 @@ def test_broken_contract_says_why() -> None:
     assert lines[1].startswith("contract: Fast has 32 frames, Slow 2")
     assert lines[-1].startswith("torch: Sizes of tensors must match")
     assert "fuse3 and fuse4" in L03.CONTRACT_QUESTION.answer
+
+
+# ---- Where laterals are needed: MotionShapes scenes ------------------------------------------
+
+
+def test_scenes_clip_gives_each_pathway_its_view() -> None:
+    clip = L03.scenes_clip(seed=3, index=1)
+    assert clip["slow"].shape == (4, 48, 48, 3) and clip["fast"].shape == (16, 48, 48)
+    assert clip["name"] == "red-ccw" and clip["mover_mask"].shape == (16, 48, 48)
+    # The mover sits still in the Slow frames (aliased) and moves in the Fast ones.
+    mask = clip["mover_mask"]
+    assert (mask[0] == mask[4]).all() and not (mask[0] == mask[1]).all()
+    assert isinstance(L03.scenes_clip_figure(clip), Figure)
+
+
+def test_scenes_rows_summarise_seeds_beside_table_5a(tmp_path) -> None:
+    def row(name, pathways, fusion, seed, acc, colour):
+        return {"name": name, "pathways": pathways, "fusion": fusion, "seed": seed,
+                "accuracy": acc, "groups": {"mover colour": colour, "direction": 1.0},
+                "macs": 61.4e6, "params": 1e5, "train_time_s": 100.0}  # fmt: skip
+
+    rows = [
+        row("SlowFast, T-conv", "slowfast", "t_conv", s, a, a)
+        for s, a in enumerate((1, 0.98, 0.99))
+    ]
+    rows += [row("SlowFast, no lateral", "slowfast", "none", s, 0.34, 0.34) for s in range(3)]
+    path = tmp_path / "scenes.json"
+    path.write_text(__import__("json").dumps({"rows": rows}))
+    t_conv, none = L03.scenes_rows(path)
+    assert t_conv["overall %"] == 99.0 and t_conv["range"] == "98.0-100.0"
+    assert t_conv["per seed"] == "100.0 / 98.0 / 99.0"
+    assert t_conv["paper 5a top-1"] == paper.TABLE_5A["t_conv"].top1
+    assert none["mover colour %"] == 34.0 and none["direction %"] == 100.0
+    assert L03.scenes_rows(tmp_path / "absent.json") is None
+
+
+def test_cutting_laterals_reports_colour_and_direction() -> None:
+    model = sfl.build_model(sfl.get_config("slowfast_tiny", num_classes=6)).eval()
+    rows = L03.cut_lateral_rows(model, clips=12)
+    assert [r["intervention"] for r in rows][0] == "the clips as they are"
+    assert len(rows) == 6 and rows[-1]["intervention"] == "all laterals cut"
+    assert all(0 <= r["mover colour %"] <= 100 for r in rows)
+    assert L03.SCENES_QUESTION.check("1/2") and not L03.SCENES_QUESTION.check("1/3")
+
+
+def test_the_shipped_scenes_slowfast_needs_its_laterals_for_the_colour() -> None:
+    """The lesson's claim, on the shipped checkpoint: with every lateral cut, the direction
+    survives but the mover's colour falls towards chance (1/3)."""
+    from slowfast_lab.results import find_checkpoint
+
+    path = find_checkpoint("slowfast", task="scenes")
+    assert path, "data_samples/checkpoints/scenes_slowfast_tiny.pt is missing"
+    rows = {r["intervention"]: r for r in L03.cut_lateral_rows(sfl.load_model(path), clips=60)}
+    assert rows["the clips as they are"]["overall %"] >= 95
+    assert rows["all laterals cut"]["mover colour %"] <= 60

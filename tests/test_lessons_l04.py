@@ -35,3 +35,18 @@ def test_lesson04_figures() -> None:
     assert [t.get_text() for t in fig.axes[0].texts] == ["33", "100"]
     conf = L04.confusion_figure([[5, 0], [2, 3]], ["a", "b"], title="t")
     assert [t.get_text() for t in conf.axes[0].texts] == ["5", "2", "3"]
+
+
+def test_interventions_on_shipped_models() -> None:
+    rows = L04.intervention_rows("MotionShapes SlowFast", "reverse_fast", 30)
+    assert [r["intervention"] for r in rows] == ["the clips as they are", "Fast frames reversed"]
+    assert rows[0]["overall"] >= 95 and rows[1]["direction flipped"] >= 90
+    assert rows[1]["appearance"] >= 90  # the still squares do not care
+    assert L04.intervention_rows("MotionShapes SlowFast", "none", 30)[0]["called still"] == 0.0
+    # A lateral cut does not apply to a Fast-only model: no row, and the view says so.
+    assert L04.intervention_rows("MotionShapes Fast-only", "cut_fuse1", 30) == []
+    fig = L04.intervention_view("MotionShapes Fast-only", "cut_fuse1", 30)
+    assert "does not apply" in fig.axes[0].texts[0].get_text()
+    scenes = L04.intervention_rows("scenes SlowFast (T-conv)", "cut_all", 30)
+    assert scenes[1]["mover colour"] < scenes[0]["mover colour"]
+    assert scenes[0]["called still"] is None  # scenes have no still class

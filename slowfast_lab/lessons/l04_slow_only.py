@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
-from matplotlib.figure import Figure
+import functools
 
+from matplotlib.figure import Figure
+from torch import nn
+
+from ..interventions import INTERVENTIONS, run_intervention
+from ..results import find_checkpoint
 from ..synthetic import CLASSES
+from ..train import DEFAULT_TEST_SEED
+from ..weights import load_model
 from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR
 
 
@@ -94,4 +101,97 @@ def confusion_figure(confusion, class_names, title: str = "") -> Figure:
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=10)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# Interventions: change what one pathway sees, or cut a lateral, and watch the predictions
+# ------------------------------------------------------------------------------------------------
+
+# Shipped models a learner can intervene on: (task, kind) of `results.find_checkpoint`.
+INTERVENTION_MODELS: dict[str, tuple[str, str]] = {
+    "MotionShapes SlowFast": ("motionshapes", "slowfast"),
+    "MotionShapes Fast-only": ("motionshapes", "fast_only"),
+    "scenes SlowFast (T-conv)": ("scenes", "slowfast"),
+    "scenes SlowFast, no lateral": ("scenes", "slowfast_nolateral"),
+}
+
+
+@functools.lru_cache(maxsize=8)
+def shipped_model(name: str) -> nn.Module | None:
+    """The shipped checkpoint behind `INTERVENTION_MODELS[name]` (loaded once), or None."""
+    task, kind = INTERVENTION_MODELS[name]
+    path = find_checkpoint(kind, task=task)
+    return load_model(path).eval() if path else None
+
+
+@functools.lru_cache(maxsize=64)
+def intervention_result(name: str, intervention: str, clips: int) -> dict | None:
+    """`interventions.run_intervention` on a shipped model and the test split (seed 1000),
+    remembered so that moving a control back and forth does not recompute; None when the
+    checkpoint is missing or the intervention does not apply to the model (say, a lateral cut on
+    a model without laterals)."""
+    model = shipped_model(name)
+    if model is None or not INTERVENTIONS[intervention].applies_to(model):
+        return None
+    return run_intervention(model, intervention, seed=DEFAULT_TEST_SEED, clips=clips)
+
+
+def intervention_rows(name: str, intervention: str, clips: int) -> list[dict]:
+    """Accuracy (%) per group without and with the intervention, and how often a direction flipped
+    or a mover was called still (rows for a table)."""
+    rows = []
+    for which in dict.fromkeys(("none", intervention)):
+        r = intervention_result(name, which, clips)
+        if r is None:
+            continue
+        row = {"intervention": INTERVENTIONS[which].description, "overall": r["accuracy"]}
+        row.update(r["groups"])
+        row["direction flipped"] = r["direction_flipped"]
+        row["called still"] = r["called_still"]
+        rows.append({k: (None if v is None else round(100 * v, 1)) if k != "intervention" else v
+                     for k, v in row.items()})  # fmt: skip
+    return rows
+
+
+def intervention_view(name: str, intervention: str, clips: int) -> Figure:
+    """One picture per choice: accuracy per group without (light) and with (dark) the
+    intervention, and the confusion matrix under the intervention."""
+    rows = intervention_rows(name, intervention, clips)
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    bars, conf = fig.subplots(1, 2, width_ratios=[1, 1.1])
+    result = intervention_result(name, intervention, clips)
+    if result is None:
+        bars.axis("off")
+        conf.axis("off")
+        why = "no shipped checkpoint" if shipped_model(name) is None else "does not apply"
+        bars.text(0, 0.5, f"{name}: {INTERVENTIONS[intervention].description}: {why}")
+        return fig
+    keys = [k for k in rows[0] if k not in ("intervention", "direction flipped", "called still")]
+    for i, (r, alpha) in enumerate(zip(rows, (0.45, 1.0), strict=False)):
+        xs = [k + (0.2 if i else -0.2) * (len(rows) > 1) for k in range(len(keys))]
+        bars.bar(xs, [r[k] for k in keys], width=0.38, color=LATERAL_COLOR, alpha=alpha,
+                 label=r["intervention"])  # fmt: skip
+    bars.set_xticks(range(len(keys)), keys, fontsize=8)
+    bars.set_ylim(0, 105)
+    bars.set_ylabel("accuracy (%)")
+    bars.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    last = rows[-1]
+    extra = [
+        f"{k} {last[k]:.0f}%" for k in ("direction flipped", "called still") if last[k] is not None
+    ]
+    bars.set_title(f"{name}, {clips} test clips" + (f"\n({', '.join(extra)})" if extra else ""),
+                   fontsize=9)  # fmt: skip
+    names = result["classes"]
+    n = len(names)
+    conf.imshow(result["confusion"], cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            if result["confusion"][i][j]:
+                conf.text(j, i, result["confusion"][i][j], ha="center", va="center", fontsize=7)
+    conf.set_xticks(range(n), names, rotation=60, ha="right", fontsize=7)
+    conf.set_yticks(range(n), names, fontsize=7)
+    conf.set_xlabel("predicted")
+    conf.set_ylabel("true")
+    conf.set_title(f"confusion with: {INTERVENTIONS[intervention].description}", fontsize=9)
     return fig
