@@ -142,3 +142,25 @@ def test_train_button_adds_a_run(explorer, monkeypatch) -> None:
     explorer.train_button.click()
     assert explorer.runs[-1]["accuracy"] == 0.5
     assert list(explorer.figure.data[5].y) == [50.0]
+
+
+def test_fast_cost_by_beta_stem_and_laterals_shrink_linearly() -> None:
+    rows = {r["piece"]: r for r in L05.fast_cost_by_beta(beta_invs=(4, 8, 16, 32))}
+    fast, stem, res, lateral, slow_reads = (rows[p] for p in L05.FAST_COST_PIECES)
+    betas = ["beta=1/4", "beta=1/8", "beta=1/16", "beta=1/32"]
+    for b, inv in zip(betas, (4, 8, 16, 32), strict=True):
+        c = complexity("slowfast_4x16_r50", crop_size=256, beta_inv=inv)
+        assert fast[b] == pytest.approx(c.by_part["fast"] / 1e9)
+        assert stem[b] + res[b] == pytest.approx(fast[b])
+        assert lateral[b] == pytest.approx(c.by_part["lateral"] / 1e9)
+    for a, b in zip(betas, betas[1:], strict=False):
+        assert stem[a] / stem[b] == pytest.approx(2.0)  # 3 RGB channels in: linear in beta
+        assert slow_reads[a] / slow_reads[b] == pytest.approx(2.0)  # wider Slow input only
+        assert res[a] / res[b] == pytest.approx(4.0)  # beta C in and out: beta squared
+        assert lateral[a] / lateral[b] == pytest.approx(4.0)
+        assert 2.0 < fast[a] / fast[b] < 3.5  # the pathway: neither
+    assert fast["beta=1/8"] == pytest.approx(6.89963008) and stem["beta=1/8"] == pytest.approx(
+        3 * 8 * 5 * 49 * 32 * 128 * 128 / 1e9
+    )
+    assert fast["smaller per halving"] == "3.1x, 2.8x, 2.5x"
+    assert (stem["smaller per halving"], res["smaller per halving"]) == ("2x", "4x")

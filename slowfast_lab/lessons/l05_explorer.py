@@ -398,6 +398,69 @@ def beta_rows(crop: int = 256, **overrides) -> list[dict]:
     return rows
 
 
+def fast_stem_macs(cfg: SlowFastConfig, crop: int = 256) -> int:
+    """Multiply-adds of the Fast pathway's stem conv: 3 RGB channels in, beta C out, a temporal
+    kernel (5 in R50) x 7^2, stride 2 in space, on all alpha T frames: {alpha T, (S/2)^2, beta C}."""
+    spec = pathway_spec(cfg, "fast")
+    size = _down(crop, 7, 2)
+    return 3 * spec.stem_channels * spec.stem_temporal_kernel * 49 * cfg.fast_frames * size * size
+
+
+def fast_cost_by_beta(
+    beta_invs=(4, 8, 16, 32), preset: str = "slowfast_4x16_r50", crop: int = 256
+) -> list[dict]:
+    """How each piece of the Fast pathway's cost falls as beta halves (from `complexity`).
+
+    A layer with beta C inputs and beta C outputs costs beta^2 x as much: the residual stages
+    (res2-res5) and the T-conv laterals (beta C in, 2 beta C out) fall 4x per halving. The stem
+    reads the 3 RGB channels whatever beta is, so it falls only 2x, and so does the extra work the
+    Slow pathway does reading the laterals' 2 beta C channels (its input grows, its output does
+    not). So the whole Fast pathway falls by less than 4x per halving, the less the thinner it is.
+
+    One row per piece: {"piece": .., "beta=1/4": GFLOPs, "beta=1/8": .., ..., "smaller per
+    halving": "3.1x, 2.8x, 2.5x" (or "2x" when every step is the same)}, pieces as in
+    `FAST_COST_PIECES`. "Slow reading the laterals" is the Slow pathway with these laterals minus
+    the Slow pathway without any.
+    """
+    pieces: dict[str, list[int]] = {name: [] for name in FAST_COST_PIECES}
+    for b in beta_invs:
+        c = complexity(preset, crop_size=crop, beta_inv=b)
+        unfused = complexity(preset, crop_size=crop, beta_inv=b, fusion="none")
+        stem = fast_stem_macs(c.config, crop)
+        macs = (
+            c.by_part["fast"],
+            stem,
+            c.by_part["fast"] - stem,
+            c.by_part["lateral"],
+            c.by_part["slow"] - unfused.by_part["slow"],
+        )
+        for name, m in zip(FAST_COST_PIECES, macs, strict=True):
+            pieces[name].append(m)
+    rows = []
+    for name, values in pieces.items():
+        ratios = [a / b for a, b in zip(values, values[1:], strict=False) if b]
+        same = ratios and max(ratios) - min(ratios) < 1e-9
+        rows.append(
+            {
+                "piece": name,
+                **{f"beta=1/{b}": m / 1e9 for b, m in zip(beta_invs, values, strict=True)},
+                "smaller per halving": (
+                    f"{ratios[0]:g}x" if same else ", ".join(f"{r:.1f}x" for r in ratios)
+                ),
+            }
+        )
+    return rows
+
+
+FAST_COST_PIECES = (  # the rows of `fast_cost_by_beta`, in its order
+    "Fast pathway, in all",
+    "Fast stem: 3 RGB in, beta C out",
+    "Fast res2-res5: beta C in, beta C out",
+    "lateral convs (T-conv): beta C in, 2 beta C out",
+    "Slow reading the laterals: 2 beta C more in",
+)
+
+
 def current_point(ev: Evaluation) -> ChartPoint | None:
     """This configuration on the chart: its GFLOPs, and the paper's accuracy only where the paper
     ran exactly this model (4x16 R50, T-conv, 256^2 crop, a beta of Table 5b); None when invalid."""
