@@ -148,7 +148,7 @@ def _raw_indices(T: int, tau: int, alpha: int, start: int, packing: str):
             raise ValueError(
                 f"alpha={alpha} must divide tau={tau} (the Fast stride tau/alpha = "
                 f"{tau / alpha:.3g} frames is not an integer); choose alpha in {divisors}, or "
-                "packing='pyslowfast' (rounded linspace positions)"
+                "packing='pyslowfast' (truncated linspace positions)"
             )
         step = tau // alpha
         slow = [start + i * tau for i in range(T)]

@@ -61,3 +61,29 @@ def test_render_call_shows_printed_text_and_errors() -> None:
 
     page = C.render_call(broken, {"n": 7})
     assert "ValueError: n=7 is not allowed" in page and "color:#b00020" in page
+
+
+@pytest.fixture
+def shell():
+    """An IPython shell, so `display` publishes rich outputs as it does in a kernel."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    yield InteractiveShell.instance()
+    InteractiveShell.clear_instance()
+
+
+def test_render_call_shows_each_returned_item(shell) -> None:
+    from IPython.display import HTML
+
+    from slowfast_lab.lessons.l01_sampling import Note
+
+    def panel(n: int) -> list:
+        return [Note(f"{n} points"), HTML("<b>figure</b>"), HTML("<i>table</i>")]
+
+    page = C.render_call(panel, {"n": 3})
+    assert page == "<pre>3 points</pre>\n<b>figure</b>\n<i>table</i>"  # each item, in order
+    assert C.render_call(lambda: (1, 2), {}) == "<pre>1</pre>\n<pre>2</pre>"  # not "(1, 2)"
+    # one returned value is shown as it is (lessons 04 and 07 rely on it); None shows nothing
+    assert C.render_call(lambda: HTML("<b>one</b>"), {}) == "<b>one</b>"
+    assert C.render_call(lambda: {"a": 1}, {}) == "<pre>{&#x27;a&#x27;: 1}</pre>"
+    assert C.render_call(lambda: None, {}) == ""

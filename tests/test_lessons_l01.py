@@ -133,3 +133,23 @@ def test_spin_panel_aliasing_when_the_period_divides_tau(period: int) -> None:
 def test_frame_rate_table_lists_every_tau() -> None:
     table = L01.frame_rate_table(fps=30, T=4, alpha=2)
     assert len(table) == len(L01.TAUS)
+
+
+def test_frame_rate_table_reads_in_decimals_with_units() -> None:
+    rows = {r["tau"]: r for r in L01.frame_rate_table(fps=30, T=4, alpha=8).to_dict("records")}
+    # the lesson's text: tau=16 at 30 fps, alpha=8 -> Slow 1.9, Fast 15 frames/s, 2.1 s
+    assert rows[16] == {
+        "tau": 16,
+        "Slow": "1.88 frames/s",
+        "Fast (alpha=8)": "15.00 frames/s",
+        "clip": "64 frames = 2.13 s",
+    }
+    assert rows[32]["Fast (alpha=8)"] == "7.50 frames/s" and rows[4]["Fast (alpha=8)"] == "-"
+    assert rows[2]["clip"] == "8 frames = 0.27 s"  # not the fraction 4/15
+    assert L01.frame_rate_table(fps=30, T=4, alpha=2).iloc[-1]["Slow"] == "0.94 frames/s"
+
+
+def test_aliasing_figure_names_the_spinning_l() -> None:
+    tl = L01.sampling_timeline(4, 8, 4)
+    fig = L01.aliasing_figure(8, tl.slow, tl.fast, partial(L01.angles_seen, 8))
+    assert fig._suptitle.get_text() == "the L's angle, spinning once every 8 raw frames"

@@ -103,6 +103,10 @@ def test_compute_figures() -> None:
     c = sfl.complexity("slowfast_4x16_r50")
     fig = L02.compute_breakdown_figure(L02.compute_rows(c.by_part))
     assert "fast\n19.1%" in _texts(fig)
+    # the laterals' slice is too thin for a label inside: a callout names it
+    assert {"lateral 1.4%", "head <0.1%"} <= set(_texts(fig))
+    assert L02.share_label(0.191) == "19.1%" and L02.share_label(3e-5) == "<0.1%"
+    assert L02.share_label(0.0) == "0.0%"
     share = L02.fast_share_figure(L02.fast_share_rows(beta_invs=(4, 8)), highlight=8)
     assert [t.get_text() for t in share.axes[0].texts] == ["40%\n(21.4 G)", "19%\n(6.9 G)"]
     rows = [{"stage": "stem", "slow MMACs": 1.0, "fast MMACs": 5.0}]

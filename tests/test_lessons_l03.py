@@ -240,3 +240,26 @@ def test_the_shipped_scenes_slowfast_needs_its_laterals_for_the_colour() -> None
     rows = {r["intervention"]: r for r in L03.cut_lateral_rows(sfl.load_model(path), clips=60)}
     assert rows["the clips as they are"]["overall %"] >= 95
     assert rows["all laterals cut"]["mover colour %"] <= 60
+
+
+def test_gradients_flow_from_a_slow_loss_into_fast_through_the_laterals() -> None:
+    t_conv = L03.slow_loss_gradients("t_conv")
+    assert t_conv["Fast weights"] > 0.01 and t_conv["lateral weights"] > 0.01
+    assert t_conv["Slow weights"] > 0.01
+    none = L03.slow_loss_gradients("none")
+    assert none["Fast weights"] == 0.0  # exactly: no path from the Slow output back to Fast
+    assert none["Slow weights"] > 0.01 and none["lateral weights"] is None
+    t_sample = L03.slow_loss_gradients("t_sample")  # no weights of its own, still a path
+    assert t_sample["lateral weights"] is None and t_sample["Fast weights"] > 0.01
+    rows = L03.gradient_rows(fusions=("ttoc_sum", "none"))
+    assert rows[0]["lateral type"] == "time-to-channel, sum (ttoc_sum)"
+    assert rows[0]["Fast weights"] > 0.01 and rows[1]["Fast weights"] == 0.0
+    assert rows[1]["lateral weights"] == "no weights"
+
+
+def test_fusion_cost_figure_axes_start_at_zero() -> None:
+    fig = L03.fusion_cost_figure(L03.fusion_cost_rows(accuracy={"t_conv": 1.0}))
+    gflops, top1, ours = fig.axes
+    assert top1.get_ylim()[0] == 0  # 73.5 vs 75.6 drawn to scale, not from 72
+    assert top1.get_ylim()[1] >= 100 and ours.get_ylim() == (0, 105)
+    assert gflops.get_ylim()[0] == 0 and gflops.get_ylim()[1] > 39.9

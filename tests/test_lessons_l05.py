@@ -142,3 +142,71 @@ def test_train_button_adds_a_run(explorer, monkeypatch) -> None:
     explorer.train_button.click()
     assert explorer.runs[-1]["accuracy"] == 0.5
     assert list(explorer.figure.data[5].y) == [50.0]
+
+
+def test_fast_cost_by_beta_stem_and_laterals_shrink_linearly() -> None:
+    rows = {r["piece"]: r for r in L05.fast_cost_by_beta(beta_invs=(4, 8, 16, 32))}
+    fast, stem, res, lateral, slow_reads = (rows[p] for p in L05.FAST_COST_PIECES)
+    betas = ["beta=1/4", "beta=1/8", "beta=1/16", "beta=1/32"]
+    for b, inv in zip(betas, (4, 8, 16, 32), strict=True):
+        c = complexity("slowfast_4x16_r50", crop_size=256, beta_inv=inv)
+        assert fast[b] == pytest.approx(c.by_part["fast"] / 1e9)
+        assert stem[b] + res[b] == pytest.approx(fast[b])
+        assert lateral[b] == pytest.approx(c.by_part["lateral"] / 1e9)
+    for a, b in zip(betas, betas[1:], strict=False):
+        assert stem[a] / stem[b] == pytest.approx(2.0)  # 3 RGB channels in: linear in beta
+        assert slow_reads[a] / slow_reads[b] == pytest.approx(2.0)  # wider Slow input only
+        assert res[a] / res[b] == pytest.approx(4.0)  # beta C in and out: beta squared
+        assert lateral[a] / lateral[b] == pytest.approx(4.0)
+        assert 2.0 < fast[a] / fast[b] < 3.5  # the pathway: neither
+    assert fast["beta=1/8"] == pytest.approx(6.89963008) and stem["beta=1/8"] == pytest.approx(
+        3 * 8 * 5 * 49 * 32 * 128 * 128 / 1e9
+    )
+    assert fast["smaller per halving"] == "3.1x, 2.8x, 2.5x"
+    assert (stem["smaller per halving"], res["smaller per halving"]) == ("2x", "4x")
+
+
+def test_alpha_one_makes_the_fast_pathway_take_the_slow_frames() -> None:
+    a = L05.alpha_one_answer()
+    assert (a["frames"], a["stride"], a["slow stride"]) == (4, 16, 16)  # Slow's own frames
+    assert (a["base frames"], a["base stride"]) == (32, 2)
+    c1 = complexity("slowfast_4x16_r50", alpha=1)
+    assert a["share"] == pytest.approx(c1.fast_share) and a["gflops"] == pytest.approx(c1.gflops)
+    assert a["share"] < 0.03 < 0.19 < a["base share"] < 0.2
+    with pytest.raises(ValueError, match="no channels"):
+        L05.alpha_one_answer(L05.ExplorerState(preset="slowfast_tiny", beta_inv=32, crop=64))
+
+
+def test_cheapest_beta_within_a_point_of_table_5b_best() -> None:
+    b = L05.cheapest_beta_within(1.0)
+    assert (b["best"], b["best top1"]) == (6, 75.8)
+    assert (b["beta_inv"], b["top1"], b["gflops"]) == (16, 75.1, 30.6) and b["excluded"] == [32]
+    assert b["our gflops"] == pytest.approx(30.6, abs=0.05)
+    assert L05.cheapest_beta_within(0.3)["beta_inv"] == 8  # 75.6 >= 75.5; 1/12 (75.2) is not
+    assert L05.cheapest_beta_within(2.0)["beta_inv"] == 32
+
+
+def test_fast_share_crossing_20_percent() -> None:
+    by_beta = L05.fast_share_crossing("beta_inv", (64, 32, 16, 12, 8, 6, 4, 2))
+    assert by_beta["above"][0] == 6 and by_beta["below"][0] == 8
+    assert by_beta["below"][1] == pytest.approx(complexity("slowfast_4x16_r50").fast_share)
+    assert by_beta["above"][1] == pytest.approx(
+        complexity("slowfast_4x16_r50", beta_inv=6).fast_share
+    )
+    by_alpha = L05.fast_share_crossing("alpha", range(1, 17))
+    assert list(by_alpha["shares"]) == [1, 2, 4, 8, 16]  # only divisors of tau=16 are valid
+    assert (by_alpha["below"][0], by_alpha["above"][0]) == (8, 16)
+    assert L05.fast_share_crossing("beta_inv", (64, 32), threshold=0.2) is None
+    assert L05.fast_share_crossing("beta_inv", (4, 8))["below"] is None  # 1/4 already above
+
+
+def test_classroom_tasks_hide_computed_answers() -> None:
+    page = L05.classroom_tasks_html()
+    assert page.count("<details><summary>") == 3 and page.count("<li>") == 3
+    answers = re.findall(r"<details><summary>[^<]*</summary><p>(.*?)</p></details>", page)
+    assert "Fast sees 4 (every 16)" in answers[0] and "19.1% to 2.9%" in answers[0]
+    assert answers[1].startswith("beta = 1/16: 75.1 top-1 at 30.6 GFLOPs")
+    assert "20% at beta = 1/6 (25.8%); at 1/8 it is 19.1%" in answers[2]
+    assert "20% at alpha = 16 (32.1%); at 8 it is 19.1%" in answers[2]
+    question = page.split("<details>")[0]
+    assert "alpha = 1" in question and "1/16" not in question  # the answer is not in the question

@@ -148,7 +148,11 @@ def output_html(data: dict) -> str:
 def render_call(fn: Callable, kwargs: dict) -> str:
     """Call `fn(**kwargs)` as `interact` would (printed text, displayed objects, open matplotlib
     figures, then the returned value) and return all it showed as one HTML string; an exception
-    is shown as its message, as `interact` shows it."""
+    is shown as its message, as `interact` shows it.
+
+    A returned list or tuple is shown item by item (a lesson's panel returns [note, figure, table]),
+    so a notebook passes the panel function itself instead of `lambda ...: display(*panel(...))`;
+    any other returned value is displayed as it is."""
     from IPython.display import display
     from IPython.utils.capture import capture_output
     from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
@@ -158,7 +162,9 @@ def render_call(fn: Callable, kwargs: dict) -> str:
         try:
             result = fn(**kwargs)
             show_inline_matplotlib_plots()
-            if result is not None:
+            if isinstance(result, (list, tuple)):
+                display(*result)
+            elif result is not None:
                 display(result)
         except Exception as err:  # shown to the learner, as interact does
             error = f"{type(err).__name__}: {err}"
@@ -172,7 +178,8 @@ def render_call(fn: Callable, kwargs: dict) -> str:
 def explore(fn: Callable, manual: bool = False, **controls) -> None:
     """`ipywidgets.interact(fn, **controls)` without an Output widget (see above): the same
     controls (widgets, `ipywidgets.fixed` values or interact's abbreviations such as (1, 8)) and an
-    HTML view of what `fn` shows, redrawn when a control changes (with `manual`, on a button)."""
+    HTML view of what `fn` shows, redrawn when a control changes (with `manual`, on a button).
+    `fn` may return what it shows, several things as a list (see `render_call`)."""
     import ipywidgets as w
     from IPython.display import display
     from ipywidgets.widgets.interaction import empty

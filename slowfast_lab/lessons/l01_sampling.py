@@ -310,8 +310,9 @@ def packing_figure(rows: list[dict], fast_indices: list[int]) -> Figure:
 def aliasing_figure(
     period: float, slow_indices: list[int], fast_indices: list[int], angles
 ) -> Figure:
-    """A spinning bar as each pathway sees it: one dial per pathway, a hand per sampled frame
-    (darker = later). `angles(indices)` gives degrees; with `angles_seen` bound to `period`."""
+    """A spinning "L" as each pathway sees it: one dial per pathway, a hand per sampled frame
+    giving the L's angle (darker = later). `angles(indices)` gives degrees; with `angles_seen`
+    bound to `period`."""
     fig = Figure(figsize=(8, 3.6), layout="constrained")
     dials = [("Slow", slow_indices, SLOW_COLOR), ("Fast", fast_indices, FAST_COLOR)]
     for k, (name, indices, color) in enumerate(dials):
@@ -324,7 +325,7 @@ def aliasing_figure(
         distinct = len({round(d, 3) for d in degs})
         ax.set_yticks([])
         ax.set_title(f"{name}: {n} frames, {distinct} distinct angle(s)", fontsize=10, color=color)
-    fig.suptitle(f"a bar spinning once every {period:g} raw frames", fontsize=11)
+    fig.suptitle(f"the L's angle, spinning once every {period:g} raw frames", fontsize=11)
     return fig
 
 
@@ -391,8 +392,27 @@ def spin_panel(period: int, tau: int = 8, alpha: int = 4, T: int = 4, size: int 
 TAUS = (2, 4, 8, 16, 32)  # the strides the frame-rate table lists
 
 
-def frame_rate_table(fps: float, T: int, alpha: int):
-    """`frame_rate_rows` over `TAUS` for the slider values, as a table for the learner.
+def frame_rate_display_rows(rows: list[dict], alpha: int) -> list[dict]:
+    """`frame_rate_rows` as a learner reads them: every rate and length a decimal with its unit
+    (1.88 frames/s, 2.13 s), and a dash where alpha does not divide tau (no whole Fast stride).
 
-    Only slider parameters: `ipywidgets.interact` makes a control of every parameter."""
-    return rows_to_frame(frame_rate_rows(TAUS, fps, T, alpha))
+    >>> frame_rate_display_rows(frame_rate_rows((16,), fps=30, T=4, alpha=8), alpha=8)[0]["Fast"]
+    '15.00 frames/s'
+    """
+    return [
+        {
+            "tau": r["tau"],
+            "Slow": f"{r['Slow frames/s']:.2f} frames/s",
+            f"Fast (alpha={alpha})": (
+                f"{r['Fast frames/s']:.2f} frames/s" if "Fast frames/s" in r else "-"
+            ),
+            "clip": f"{r['clip (raw frames)']} frames = {r['clip (seconds)']:.2f} s",
+        }
+        for r in rows
+    ]
+
+
+def frame_rate_table(fps: float, T: int, alpha: int):
+    """`frame_rate_rows` over `TAUS` for these values, as a table for the learner (rates and
+    lengths in frames/s and seconds; '-' where alpha does not divide tau)."""
+    return rows_to_frame(frame_rate_display_rows(frame_rate_rows(TAUS, fps, T, alpha), alpha))

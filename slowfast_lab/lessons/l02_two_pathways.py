@@ -268,26 +268,41 @@ def temporal_kernel_figure(kernels: dict[str, dict[str, list[int]]]) -> Figure:
     return fig
 
 
+def share_label(share: float) -> str:
+    """A share as the cost bar prints it: 0.191 -> '19.1%', 0.014 -> '1.4%', 3e-05 -> '<0.1%'."""
+    return f"{share:.1%}" if share >= 0.0005 or share == 0 else "<0.1%"
+
+
 def compute_breakdown_figure(rows: list[dict], title: str = "") -> Figure:
-    """One stacked bar: where the multiply-adds go (rows from `compute_rows`)."""
-    fig = Figure(figsize=(9, 1.8), layout="constrained")
+    """One stacked bar: where the multiply-adds go (rows from `compute_rows`). Wide slices are
+    labelled inside; narrow ones (the laterals, the head) by a callout above or below the bar."""
+    fig = Figure(figsize=(9, 2.3), layout="constrained")
     ax = fig.add_subplot()
     left = 0.0
+    callouts = 0
     for row in rows:
         width = row["share"]
-        ax.barh([0], [width], left=left, color=PART_COLORS.get(row["part"], "0.5"))
+        ax.barh([0], [width], left=left, height=0.8, color=PART_COLORS.get(row["part"], "0.5"))
+        label = f"{row['part']}\n{share_label(width)}"
         if width > 0.04:
             ax.text(
-                left + width / 2,
-                0,
-                f"{row['part']}\n{width:.1%}",
-                ha="center",
-                va="center",
-                color="white",
-                fontsize=10,
+                left + width / 2, 0, label, ha="center", va="center", color="white", fontsize=10
             )
+        else:  # too narrow to hold its label: point at it from outside, alternately above / below
+            side = 1 if callouts % 2 == 0 else -1
+            ax.annotate(
+                label.replace("\n", " "),
+                (left + width / 2, 0.4 * side),
+                xytext=(left + width / 2 - 0.02 - 0.15 * (callouts // 2), 0.95 * side),
+                ha="right",
+                va="center",
+                fontsize=9,
+                arrowprops={"arrowstyle": "-", "color": "0.3", "linewidth": 0.8},
+            )
+            callouts += 1
         left += width
     ax.set_xlim(0, 1)
+    ax.set_ylim(-1.25, 1.25)
     ax.set_yticks([])
     ax.set_xlabel("share of the multiply-adds of one view")
     total = sum(r["GFLOPs"] for r in rows)

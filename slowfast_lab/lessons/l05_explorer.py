@@ -14,7 +14,7 @@ import functools
 import html
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -398,6 +398,69 @@ def beta_rows(crop: int = 256, **overrides) -> list[dict]:
     return rows
 
 
+def fast_stem_macs(cfg: SlowFastConfig, crop: int = 256) -> int:
+    """Multiply-adds of the Fast pathway's stem conv: 3 RGB channels in, beta C out, a temporal
+    kernel (5 in R50) x 7^2, stride 2 in space, on all alpha T frames: {alpha T, (S/2)^2, beta C}."""
+    spec = pathway_spec(cfg, "fast")
+    size = _down(crop, 7, 2)
+    return 3 * spec.stem_channels * spec.stem_temporal_kernel * 49 * cfg.fast_frames * size * size
+
+
+def fast_cost_by_beta(
+    beta_invs=(4, 8, 16, 32), preset: str = "slowfast_4x16_r50", crop: int = 256
+) -> list[dict]:
+    """How each piece of the Fast pathway's cost falls as beta halves (from `complexity`).
+
+    A layer with beta C inputs and beta C outputs costs beta^2 x as much: the residual stages
+    (res2-res5) and the T-conv laterals (beta C in, 2 beta C out) fall 4x per halving. The stem
+    reads the 3 RGB channels whatever beta is, so it falls only 2x, and so does the extra work the
+    Slow pathway does reading the laterals' 2 beta C channels (its input grows, its output does
+    not). So the whole Fast pathway falls by less than 4x per halving, the less the thinner it is.
+
+    One row per piece: {"piece": .., "beta=1/4": GFLOPs, "beta=1/8": .., ..., "smaller per
+    halving": "3.1x, 2.8x, 2.5x" (or "2x" when every step is the same)}, pieces as in
+    `FAST_COST_PIECES`. "Slow reading the laterals" is the Slow pathway with these laterals minus
+    the Slow pathway without any.
+    """
+    pieces: dict[str, list[int]] = {name: [] for name in FAST_COST_PIECES}
+    for b in beta_invs:
+        c = complexity(preset, crop_size=crop, beta_inv=b)
+        unfused = complexity(preset, crop_size=crop, beta_inv=b, fusion="none")
+        stem = fast_stem_macs(c.config, crop)
+        macs = (
+            c.by_part["fast"],
+            stem,
+            c.by_part["fast"] - stem,
+            c.by_part["lateral"],
+            c.by_part["slow"] - unfused.by_part["slow"],
+        )
+        for name, m in zip(FAST_COST_PIECES, macs, strict=True):
+            pieces[name].append(m)
+    rows = []
+    for name, values in pieces.items():
+        ratios = [a / b for a, b in zip(values, values[1:], strict=False) if b]
+        same = ratios and max(ratios) - min(ratios) < 1e-9
+        rows.append(
+            {
+                "piece": name,
+                **{f"beta=1/{b}": m / 1e9 for b, m in zip(beta_invs, values, strict=True)},
+                "smaller per halving": (
+                    f"{ratios[0]:g}x" if same else ", ".join(f"{r:.1f}x" for r in ratios)
+                ),
+            }
+        )
+    return rows
+
+
+FAST_COST_PIECES = (  # the rows of `fast_cost_by_beta`, in its order
+    "Fast pathway, in all",
+    "Fast stem: 3 RGB in, beta C out",
+    "Fast res2-res5: beta C in, beta C out",
+    "lateral convs (T-conv): beta C in, 2 beta C out",
+    "Slow reading the laterals: 2 beta C more in",
+)
+
+
 def current_point(ev: Evaluation) -> ChartPoint | None:
     """This configuration on the chart: its GFLOPs, and the paper's accuracy only where the paper
     ran exactly this model (4x16 R50, T-conv, 256^2 crop, a beta of Table 5b); None when invalid."""
@@ -439,6 +502,150 @@ def summary_text(ev: Evaluation) -> str:
         + (f", Fast sees {cfg.fast_frames} (every {cfg.fast_stride})" if cfg.has_fast else "")
     )
     return "; ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------
+# The classroom app's guided tasks: each answer computed here, checkable with the explorer itself
+# ------------------------------------------------------------------------------------------------
+
+
+def alpha_one_answer(base: ExplorerState = ExplorerState()) -> dict:
+    """Task (a): `base` with alpha = 1 against `base` as it is. With alpha = 1 the Fast pathway
+    takes the Slow pathway's own frames (stride tau), so whatever tau aliases for Slow it aliases
+    for Fast too. {"frames", "stride", "slow stride", "share", "gflops", "base share",
+    "base gflops", "base frames", "base stride"}."""
+    one = evaluate_state(replace(base, alpha=1))
+    ref = evaluate_state(base)
+    if not (one.ok and ref.ok):
+        raise ValueError(one.error or ref.error)
+    return {
+        "frames": one.config.fast_frames,
+        "stride": one.config.fast_stride,
+        "slow stride": one.config.tau,
+        "share": one.cost.fast_share,
+        "gflops": one.cost.gflops,
+        "base frames": ref.config.fast_frames,
+        "base stride": ref.config.fast_stride,
+        "base share": ref.cost.fast_share,
+        "base gflops": ref.cost.gflops,
+    }
+
+
+def cheapest_beta_within(points: float = 1.0) -> dict:
+    """Task (b): in paper Table 5b, the cheapest beta (fewest GFLOPs as printed) whose Kinetics top-1
+    is within `points` of the best. {"best": beta_inv, "best top1", "best gflops", "beta_inv",
+    "top1", "gflops" (paper), "our gflops", "excluded": beta_invs below the bar}."""
+    table = paper.TABLE_5B
+    best = max(table, key=lambda b: table[b].top1)
+    bar = table[best].top1 - points
+    near = [b for b in table if table[b].top1 >= bar - 1e-9]
+    cheapest = min(near, key=lambda b: table[b].gflops)
+    return {
+        "best": best,
+        "best top1": table[best].top1,
+        "best gflops": table[best].gflops,
+        "beta_inv": cheapest,
+        "top1": table[cheapest].top1,
+        "gflops": table[cheapest].gflops,
+        "our gflops": complexity("slowfast_4x16_r50", beta_inv=cheapest).gflops,
+        "excluded": [b for b in table if b not in near],
+    }
+
+
+def fast_share_crossing(
+    field: str, values, threshold: float = 0.2, base: ExplorerState = ExplorerState()
+) -> dict | None:
+    """Task (c): move one control of `base` through `values` (in that order, skipping invalid
+    settings) and find where the Fast pathway's share of the multiply-adds first reaches
+    `threshold`: {"field", "below": (value, share), "above": (value, share), "shares": {value:
+    share}}; None if it never does. `below` is the last valid value before it (None if the
+    first one is already above)."""
+    shares: dict = {}
+    for value in values:
+        ev = evaluate_state(replace(base, **{field: value}))
+        if ev.ok:
+            shares[value] = ev.cost.fast_share
+    seen = list(shares.items())
+    for i, (value, share) in enumerate(seen):
+        if share >= threshold:
+            below = seen[i - 1] if i else None
+            return {"field": field, "below": below, "above": (value, share), "shares": shares}
+    return None
+
+
+def classroom_tasks_html() -> str:
+    """The classroom app's three guided tasks, each answer computed by the functions above and
+    hidden in a <details> element a teacher can open."""
+    a = alpha_one_answer()
+    b = cheapest_beta_within(1.0)
+    by_beta = fast_share_crossing("beta_inv", sorted(BETA_CHOICES, reverse=True))
+    by_alpha = fast_share_crossing("alpha", range(1, 17))
+    base = ExplorerState()
+
+    def beta(inv: int) -> str:
+        return f"1/{inv}"
+
+    excluded = ", ".join(f"{beta(x)} ({paper.TABLE_5B[x].top1})" for x in b["excluded"])
+    default_top1 = paper.TABLE_5B[base.beta_inv].top1
+    near = [x for x in paper.TABLE_5B if x not in b["excluded"]]
+    tasks = [
+        (
+            "Set <b>alpha = 1</b>. Which raw frames does the Fast pathway take now? A wheel turns "
+            f"once every {base.tau} raw frames: what does each pathway see of it? What happens "
+            "to the cost?",
+            f"The line under the controls reads <i>Slow sees {base.T} (every {a['slow stride']}), "
+            f"Fast sees {a['frames']} (every {a['stride']})</i>, and the shape table gives both "
+            f"pathways {a['frames']} frames: with alpha = 1 the Fast pathway takes exactly the Slow "
+            "pathway's frames, so it is aliased just like it. The wheel is in the same pose in "
+            f"every frame of both pathways (so is any spin whose period divides {base.tau}): "
+            "neither can see it turn. The Fast share falls from "
+            f"{a['base share']:.1%} to {a['share']:.1%} ({a['base gflops']:.2f} to "
+            f"{a['gflops']:.2f} GFLOPs): cheaper, but the Fast pathway no longer sees anything the "
+            f"Slow one misses. At alpha = {base.alpha} it takes {a['base frames']} frames, one "
+            f"every {a['base stride']}.",
+        ),
+        (
+            "The grey circles in the chart are the paper's Table 5b: Kinetics-400 top-1 and GFLOPs "
+            "of SlowFast 4x16 R50 for each beta (choose a beta to put the star on one). Which is "
+            "the <b>cheapest beta whose top-1 is within 1 point of the best</b>?",
+            f"beta = {beta(b['beta_inv'])}: {b['top1']} top-1 at {b['gflops']} GFLOPs (our count "
+            f"{b['our gflops']:.1f}). The best is beta = {beta(b['best'])} with {b['best top1']} "
+            f"at {b['best gflops']} GFLOPs, so the bar is {b['best top1'] - 1:.1f}: "
+            f"{', '.join(beta(x) for x in near)} clear it; below it: {excluded}. The paper's "
+            f"default, {beta(base.beta_inv)}, is {b['best top1'] - default_top1:.1f} points "
+            "below the best.",
+        ),
+        (
+            "With the 4x16 R50 settings, change beta: <b>at which beta does the Fast pathway's share "
+            "of the compute first exceed 20%</b> (the line under the controls, or the 'fast' row of "
+            f"the cost table)? And at beta = {beta(base.beta_inv)}, at which alpha?",
+            f"{_crossing_text(by_beta, beta, 0.2)} {_crossing_text(by_alpha, str, 0.2)} The "
+            f"paper's default (alpha {base.alpha}, beta {beta(base.beta_inv)}) is at "
+            f"{a['base share']:.1%}: the paper's 'about 20%'.",
+        ),
+    ]
+    out = ["<div class='sfl-tasks'><h3>Three tasks</h3><ol>"]
+    for question, answer in tasks:
+        out.append(
+            f"<li><p>{question}</p><details><summary>Answer (for the teacher)</summary>"
+            f"<p>{answer}</p></details></li>"
+        )
+    out.append("</ol></div>")
+    return "".join(out)
+
+
+def _crossing_text(crossing: dict | None, name: Callable[[int], str], threshold: float) -> str:
+    """One sentence of task (c)'s answer from `fast_share_crossing`."""
+    if crossing is None:
+        return f"It never reaches {threshold:.0%} here."
+    field = {"beta_inv": "beta"}.get(crossing["field"], crossing["field"])
+    (above, share_above), below = crossing["above"], crossing["below"]
+    text = f"Changing {field}, the share first passes {threshold:.0%} at {field} = {name(above)}"
+    text += f" ({share_above:.1%})"
+    if below is not None:
+        text += f"; at {name(below[0])} it is {below[1]:.1%}"
+    valid = ", ".join(name(v) for v in crossing["shares"])
+    return text + f" (the valid values, in order: {valid})."
 
 
 @torch.no_grad()
