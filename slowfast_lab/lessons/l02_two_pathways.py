@@ -196,8 +196,10 @@ def fast_share_rows(
 ) -> list[dict]:
     """How the Fast pathway's cost falls with its channel ratio beta = 1/beta_inv.
 
-    Most Fast layers have beta C inputs and beta C outputs, so their cost scales with beta^2:
-    halving beta divides the Fast pathway's cost by nearly 4.
+    Most Fast layers have beta C inputs and beta C outputs, so their cost scales with beta^2,
+    but the stem reads 3 RGB channels whatever beta is and shrinks only linearly: halving beta
+    divides the pathway's cost by 2.5-3.1 (4x16 R50 at 256^2: 6.90 -> 2.50 G from 1/8 to 1/16;
+    see `l05_explorer.fast_cost_by_beta`).
     """
     rows = []
     for b in beta_invs:
