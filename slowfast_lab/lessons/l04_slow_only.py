@@ -117,6 +117,10 @@ INTERVENTION_MODELS: dict[str, tuple[str, str]] = {
 }
 
 
+# (label, name) pairs for a dropdown of every intervention.
+INTERVENTION_CHOICES = [(iv.description, name) for name, iv in INTERVENTIONS.items()]
+
+
 @functools.lru_cache(maxsize=8)
 def shipped_model(name: str) -> nn.Module | None:
     """The shipped checkpoint behind `INTERVENTION_MODELS[name]` (loaded once), or None."""
