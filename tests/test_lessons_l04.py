@@ -43,8 +43,9 @@ def test_interventions_on_shipped_models() -> None:
     assert rows[0]["overall"] >= 95 and rows[1]["direction flipped"] >= 90
     assert rows[1]["appearance"] >= 90  # the still squares do not care
     assert L04.intervention_rows("MotionShapes SlowFast", "none", 30)[0]["called still"] == 0.0
-    # A lateral cut does not apply to a Fast-only model: no row, and the view says so.
-    assert L04.intervention_rows("MotionShapes Fast-only", "cut_fuse1", 30) == []
+    # A lateral cut does not apply to a Fast-only model: only the baseline row, and the view says so.
+    only = L04.intervention_rows("MotionShapes Fast-only", "cut_fuse1", 30)
+    assert [r["intervention"] for r in only] == ["the clips as they are"]
     fig = L04.intervention_view("MotionShapes Fast-only", "cut_fuse1", 30)
     assert "does not apply" in fig.axes[0].texts[0].get_text()
     scenes = L04.intervention_rows("scenes SlowFast (T-conv)", "cut_all", 30)

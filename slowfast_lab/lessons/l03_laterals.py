@@ -657,8 +657,7 @@ def cut_lateral_rows(
 ) -> list[dict]:
     """A trained scenes SlowFast with each lateral cut in turn (and all of them): accuracy (%)
     overall, on the mover's colour and on the direction, from `interventions.intervention_table`.
-    A cut that drops the colour to chance while the direction stays marks the lateral that
-    carried the binding."""
+    A cut that drops the colour towards chance (1/3) marks a lateral the binding needed."""
     names = ["none", "cut_fuse1", "cut_fuse2", "cut_fuse3", "cut_fuse4", "cut_all"]
     task = task_of(model)  # the checkpoint's task; a model without one reads scenes clips
     if task.kind != "scenes":
