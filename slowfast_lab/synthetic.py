@@ -538,6 +538,20 @@ def render_scene(
     )
 
 
+def distractor_mask(clip: MotionShapesClip) -> np.ndarray:
+    """Where the distractor discs are visible in each of the clip's frames: bool [F, H, W], the
+    discs as `render_clip` draws them, less the object in front of them."""
+    s = clip.frames.shape[1]
+    t = np.asarray(clip.frame_indices, dtype=np.float32)[:, None, None]  # [F, 1, 1]
+    y, x = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
+    discs = np.zeros(clip.mask.shape, dtype=bool)
+    for d in clip.params["discs"]:
+        cx = np.mod(d["pos"][0] + d["vel"][0] * t, s)
+        cy = np.mod(d["pos"][1] + d["vel"][1] * t, s)
+        discs |= (x - cx) ** 2 + (y - cy) ** 2 <= d["radius"] ** 2
+    return discs & ~clip.mask
+
+
 def pathway_indices(task: TaskConfig) -> tuple[list[int], list[int]]:
     """Raw frame indices the Slow and Fast pathways see (the paper's sampling, start 0)."""
     return sample_indices(task.raw_frames, T=task.T, tau=task.tau, alpha=task.alpha, start=0)

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .complexity import complexity
 from .config import get_config
 from .model import STAGES, build_model, dummy_inputs
+from .train import machine_load
 
 LATERALS = ("fuse1", "fuse2", "fuse3", "fuse4")
 
@@ -351,27 +352,56 @@ def cost_growth(
     progress: bool = True,
     **overrides,
 ) -> list[dict]:
-    """Measured forward time (median of `repeats`) and peak memory per point, beside complexity.
+    """Measured forward time and peak memory per point, beside complexity.
 
-    Each row: axis, T, crop, batch, macs (complexity x batch), ms, MB, predicted ms, predicted MB.
+    Every distinct input size (the base point is shared by the axes) gets one warm-up forward,
+    then `repeats` rounds time each size once in turn: a burst of load from another process then
+    slows one round of every size, not every repeat of one size, and the median over the rounds
+    drops it. (Timing all repeats of one size before the next, a busy spell lands on one size and
+    time can seem to fall as the work grows.)
+
+    Each row: axis, T, crop, batch, macs (complexity x batch), ms (median over the rounds),
+    ms min, ms max, MB, predicted ms, predicted MB, rounds (= repeats) and load (`machine_load`
+    before and after the timing).
     """
+    if repeats < 1:
+        raise ValueError(f"repeats={repeats}: time at least one round")
     device = torch.device(device or default_device())
     cfg = get_config(preset, **overrides)
     base = base or {"T": cfg.T, "crop": 112, "batch": 1}
     axes = axes or {"T": [2, 4, 8], "crop": [64, 112, 160], "batch": [1, 2, 4]}
     model = build_model(cfg).to(device).eval()
+    points = growth_points(base, axes)
+    sizes = list(dict.fromkeys((p["T"], p["crop"], p["batch"]) for p in points))
+    inputs = {s: dummy_inputs(cfg, s[1], s[2], T=s[0], device=device, seed=0) for s in sizes}
+
+    def forward(size: tuple[int, int, int]) -> None:
+        with torch.inference_mode():
+            model(*inputs[size])
+
+    load_before = machine_load()
+    times: dict[tuple[int, int, int], list[float]] = {s: [] for s in sizes}
+    bar = tqdm(total=len(sizes) * (1 + repeats), desc="cost growth", disable=not progress)
+    for _ in range(1 + repeats):  # round 0 is the warm-up, not recorded
+        for s in sizes:
+            times[s].append(1e3 * time_call(lambda s=s: forward(s), device, 0, 1, 1)[0])
+            bar.update()
+    bar.close()
+    load = {"before": load_before, "after": machine_load()}
     rows = []
-    for point in tqdm(growth_points(base, axes), desc="cost growth", disable=not progress):
-        T, crop, batch = point["T"], point["crop"], point["batch"]
-        inputs = dummy_inputs(cfg, crop, batch, T=T, device=device, seed=0)
-        ms = forward_ms(model, inputs, repeats=repeats)
-        macs = complexity(cfg, crop_size=crop, T=T).macs * batch
+    for point in points:
+        s = (point["T"], point["crop"], point["batch"])
+        ms = times[s][1:]
         rows.append(
             {
                 **point,
-                "macs": macs,
-                "ms": ms,
-                "MB": peak_memory(model, inputs) / 2**20,
+                "macs": complexity(cfg, crop_size=s[1], T=s[0]).macs * s[2],
+                "ms": statistics.median(ms),
+                "ms min": min(ms),
+                "ms max": max(ms),
+                "MB": peak_memory(model, inputs[s]) / 2**20,
+                "rounds": repeats,
+                "load": load,
             }
         )
     return add_predictions(rows)

@@ -265,12 +265,17 @@ def test_cost_growth_on_a_tiny_model():
     assert by[("batch", 2)]["macs"] == 2 * by[("batch", 1)]["macs"]
     assert by[("crop", 64)]["macs"] == complexity("slowfast_tiny", crop_size=64).macs
     for r in rows:
-        assert r["ms"] > 0 and r["MB"] > 0
+        assert 0 < r["ms min"] <= r["ms"] <= r["ms max"] and r["MB"] > 0
+        assert r["rounds"] == 1 and r["load"]["before"]["cpu_count"] >= 1
+    # the base point (T 4, crop 64, batch 1) is timed once and shared by the axes it lies on
+    assert by[("T", 4)]["ms"] == by[("crop", 64)]["ms"] == by[("batch", 1)]["ms"]
     # activation memory grows with the work: twice the clips, about twice the bytes
     assert by[("batch", 2)]["MB"] == pytest.approx(2 * by[("batch", 1)]["MB"], rel=0.2)
     assert by[("crop", 64)]["MB"] > 2 * by[("crop", 32)]["MB"]
     fig = L07.cost_growth_figure(rows)
     assert len(fig.axes) == 6
+    with pytest.raises(ValueError, match="repeats"):
+        timing.cost_growth("slowfast_tiny", axes={"T": [2]}, repeats=0, progress=False)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -46,6 +46,15 @@ def test_runs_in_fast_mode(path: Path, tmp_path: Path) -> None:
         else:
             os.environ["SLOWFAST_LAB_FAST"] = env_before
     print(f"\n{path.name}: ran in {elapsed:.1f} s (fast mode)")
+    # a matplotlib Figure with no image formatter registered shows as text: '<Figure size ...>'
+    as_text = [
+        i
+        for i, cell in enumerate(nb.cells)
+        for out in cell.get("outputs", [])
+        if set(out.get("data", {})) == {"text/plain"}
+        and out["data"]["text/plain"].startswith("<Figure")
+    ]
+    assert not as_text, f"{path.name}: cells {as_text} show a figure as text, not as an image"
     assert elapsed < 120, f"{path.name} took {elapsed:.0f} s in fast mode; the budget is 2 minutes"
 
 

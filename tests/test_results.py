@@ -76,6 +76,39 @@ def test_localisation_by_group_on_the_shipped_model():
         assert r["ratio"] == pytest.approx(r["inside"] / r["mask_share"], rel=1e-6)
 
 
+def test_red_arrow_is_slowfast_more_accurate_and_cheaper() -> None:
+    from slowfast_lab.paper import FIGURE2_POINTS, MODELS
+
+    slow, fast = results.red_arrow(FIGURE2_POINTS)
+    assert (slow, fast) == ("Slow-only 8x8 R50", "SlowFast 4x16 R50")
+    assert MODELS[fast].gflops < MODELS[slow].gflops and MODELS[fast].top1 > MODELS[slow].top1
+    # no such pair: no arrow
+    assert results.red_arrow([("Slow-only a", 10.0, 70.0), ("SlowFast b", 12.0, 72.0)]) is None
+
+
+def test_figure2_panel_has_the_red_arrow_and_no_overlapping_labels() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from slowfast_lab.paper import FIGURE2_POINTS
+
+    fig = results.accuracy_complexity_figure([])
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    paper = fig.axes[1]
+    red = [t for t in paper.texts if t.arrow_patch is not None
+           and t.arrow_patch.get_edgecolor()[:3] == (1.0, 0.0, 0.0)]  # fmt: skip
+    pts = {n: (g, a) for n, g, a in FIGURE2_POINTS}
+    assert len(red) == 1 and red[0].xy == pts["SlowFast 4x16 R50"]
+    assert red[0].xyann == pts["Slow-only 8x8 R50"]
+    labels = [t for t in paper.texts if t.get_text()]
+    assert len(labels) == len(FIGURE2_POINTS) + 1  # a number per point and the red note
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for i, a in enumerate(boxes):
+        assert not any(a.overlaps(b) for b in boxes[i + 1 :]), labels[i].get_text()
+    names = [t.get_text() for t in paper.get_legend().get_texts()]
+    assert names[0].startswith("1  Fast-only 4x16 R50")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SLOWFAST_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -109,3 +109,20 @@ def test_task_follows_model_config_and_rejects_bad_values():
         ms.TaskConfig(tau=8, alpha=3)
     with pytest.raises(ValueError, match="32"):
         ms.TaskConfig(size=16)
+
+
+def test_distractor_mask_is_where_the_discs_are_drawn():
+    task = ms.TaskConfig(noise=0.0, distractors=3)
+    clip = ms.render_clip(7, 4, task, frame_indices=[0, 3, 17])
+    discs = ms.distractor_mask(clip)
+    assert discs.shape == clip.mask.shape and discs.any()
+    assert not (discs & clip.mask).any()  # the object is drawn in front of the discs
+    flicker = np.asarray(clip.params["flicker"], np.float32)
+    for f, raw in enumerate(clip.frame_indices):
+        # without pixel noise a disc pixel is its disc's colour plus the frame's flicker
+        colours = {
+            tuple(np.clip(np.round((np.float32(c) + flicker[raw]) * 255), 0, 255))
+            for c in (np.asarray(d["color"], np.float32) for d in clip.params["discs"])
+        }
+        seen = {tuple(px) for px in clip.frames[f][discs[f]]}
+        assert seen <= colours

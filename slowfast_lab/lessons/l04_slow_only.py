@@ -8,6 +8,7 @@ import functools
 from matplotlib.figure import Figure
 from torch import nn
 
+from .. import results
 from ..interventions import INTERVENTIONS, run_intervention
 from ..results import find_checkpoint
 from ..synthetic import CLASSES
@@ -69,7 +70,8 @@ def group_accuracy_figure(rows: list[dict], title: str = "") -> Figure:
     ax.set_xticks(range(len(groups)), groups)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 110)
-    ax.legend(fontsize=8, loc="upper right")
+    # outside the axes: inside, it covers the 100% bars of the last group
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(
         title or "MotionShapes accuracy per group (dashed: chance within the group)", fontsize=10
     )
@@ -199,3 +201,50 @@ def intervention_view(name: str, intervention: str, clips: int) -> Figure:
     conf.set_ylabel("true")
     conf.set_title(f"confusion with: {INTERVENTIONS[intervention].description}", fontsize=9)
     return fig
+
+
+# What the lesson's controls show, and the short training run's result
+# ------------------------------------------------------------------------------------------------
+
+
+def confusion_view(reports: dict[str, dict], names: list[str], model: str, group: str) -> Figure:
+    """The control's picture: `model`'s confusion matrix restricted to `group`'s classes
+    (reports: {model name: `train.evaluate` report}; names: the class names)."""
+    block, labels = confusion_block(reports[model]["confusion"], names, group)
+    return confusion_figure(block, labels, title=f"{model}: {group}")
+
+
+def comparison_view(rows: list[dict], group: str) -> Figure:
+    """The control's picture: `results.accuracy_complexity_figure` of one group's accuracy, or of
+    the overall accuracy for group "overall"."""
+    return results.accuracy_complexity_figure(rows, group=None if group == "overall" else group)
+
+
+def training_summary(record: dict) -> str:
+    """A `train.train` record in words: what was trained, how long, the loss at the first and the
+    last logged step, and, when the run was tested, the accuracy on its fresh test split overall
+    and per group, beside chance (10 classes overall; within a group, 1 / its classes)."""
+    cfg = record["config"]
+    curve = record["loss_curve"]
+    lines = [
+        f"Trained {record['model_config']['pathways']} for {cfg['steps']} steps (batch "
+        f"{cfg['batch_size']}, {cfg['train_clips']} clips of split {cfg['seed']}) in "
+        f"{record['train_time_s']:.0f} s.",
+    ]
+    if curve:
+        (s0, l0), (s1, l1) = curve[0], curve[-1]
+        lines.append(f"Loss {l0:.3f} at step {s0} -> {l1:.3f} at step {s1}.")
+    test = record.get("test_detail") or record.get("test")
+    if not test:
+        lines.append("Not tested (test_clips=0).")
+        return "\n".join(lines)
+    chance = test.get("chance_within_group", {})
+    lines.append(
+        f"Fresh test split (seed {test['seed']}, {test['clips']} clips, never trained on): "
+        f"accuracy {test['accuracy']:.0%} (chance 10%)"
+    )
+    for group, acc in test["groups"].items():
+        within = f" (chance within the group {chance[group]:.0%})" if group in chance else ""
+        shown = "no clips" if acc is None else f"{acc:.0%}"
+        lines.append(f"  {group:18s} {shown}{within}")
+    return "\n".join(lines)

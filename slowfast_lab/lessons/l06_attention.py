@@ -4,6 +4,7 @@ curves, localisation per class group (the attributions themselves: `slowfast_lab
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
@@ -87,28 +88,49 @@ def animation_steps(n_fast: int, alpha: int) -> list[tuple[int, int]]:
     return [(j, j // alpha) for j in range(n_fast)]
 
 
+def overlay_steps(n_fast: int, alpha: int) -> list[int]:
+    """Fast frames for the static overlays: one per Slow frame, each one Fast frame further past
+    its Slow frame (0, alpha + 1, 2 alpha + 2, ...: 0, 5, 10, 15 for alpha = 4, T = 4). A
+    MotionShapes spin is aliased to the Slow stride, so the Slow-aligned frames 0, alpha, 2 alpha,
+    ... all show one pose; these show the turn, and every Slow frame once."""
+    steps = [k * alpha + k % alpha for k in range(n_fast // alpha)]
+    return [j for j in steps if j < n_fast]
+
+
+OVERLAY_CMAP = "inferno"
+
+
 def attention_overlay_figure(frames, maps: dict, alpha: int, steps=None, title: str = "") -> Figure:
-    """Static overlays: rows = the clip's Fast frames at `steps` (default: every alpha-th), columns
-    = frame, Slow attribution over its frame, Fast attribution over its frame (both normalised per
-    pathway over the clip). frames: uint8 [alpha T, H, W, 3] (the Fast frames)."""
+    """Static overlays: columns = the clip's Fast frames at `steps` (default `overlay_steps`), rows
+    = the Fast frame, the Slow attribution over the Slow frame it belongs to (j // alpha: the
+    pose the Slow pathway saw), the Fast attribution over its frame. Both maps are |attribution|
+    divided by its maximum over the clip, per pathway (the colour bar). frames: uint8
+    [alpha T, H, W, 3] (the Fast frames)."""
     norm = normalised_maps(maps)
-    steps = steps if steps is not None else list(range(0, len(frames), alpha))
+    steps = steps if steps is not None else overlay_steps(len(frames), alpha)
     cols = ["frame", *[p for p in ("slow", "fast") if p in norm]]
-    fig = Figure(figsize=(1.7 * len(steps), 1.8 * len(cols)), layout="constrained")
+    fig = Figure(figsize=(1.7 * len(steps) + 1.0, 1.8 * len(cols)), layout="constrained")
     axes = fig.subplots(len(cols), len(steps), squeeze=False)
+    heat = None
     for k, j in enumerate(steps):
         for r, what in enumerate(cols):
             ax = axes[r][k]
-            ax.imshow(frames[j])
+            i = j // alpha if what == "slow" else j
+            ax.imshow(frames[alpha * i] if what == "slow" else frames[j])
             if what != "frame":
-                i = j // alpha if what == "slow" else j
-                ax.imshow(norm[what][i], cmap="inferno", alpha=0.6, vmin=0, vmax=1)
+                heat = ax.imshow(norm[what][i], cmap=OVERLAY_CMAP, alpha=0.6, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
+            if what == "slow":
+                ax.set_xlabel(f"Slow frame {i} (fast {alpha * i})", fontsize=7, labelpad=2)
             if k == 0:
                 ax.set_ylabel(what.capitalize() if what != "frame" else "frame", fontsize=9)
             if r == 0:
                 ax.set_title(f"fast frame {j}", fontsize=8)
+    if heat is not None:
+        bar = fig.colorbar(heat, ax=axes[1:, :].ravel().tolist(), shrink=0.9, aspect=25)
+        bar.set_label("|attribution| / its max\nover the clip, per pathway", fontsize=7)
+        bar.ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -207,6 +229,109 @@ def localisation_figure(rows: list[dict], title: str = "") -> Figure:
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
     return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# Where each pathway's attribution lands: the object, the distractor discs, the background
+# ------------------------------------------------------------------------------------------------
+
+REGIONS = ("object", "distractors", "background")
+
+
+def clip_regions(clip: synthetic.MotionShapesClip, alpha: int) -> dict[str, dict[str, np.ndarray]]:
+    """Each pathway's frames split into three regions, bool [t, H, W] each, that cover every pixel
+    once: the object, the distractor discs visible around it, and the rest (background with its
+    drifting grating). {"slow": {region: [T, H, W]}, "fast": {region: [alpha T, H, W]}}; the Slow
+    frames are every alpha-th Fast frame. clip: the Fast frames (as `class_clip` renders them)."""
+    obj = np.asarray(clip.mask, dtype=bool)
+    discs = synthetic.distractor_mask(clip)
+    fast = {"object": obj, "distractors": discs, "background": ~(obj | discs)}
+    return {"slow": {r: m[::alpha] for r, m in fast.items()}, "fast": fast}
+
+
+def region_mass_rows(maps: dict, regions: dict[str, dict[str, np.ndarray]]) -> list[dict]:
+    """Per pathway and region: the share of the pathway's |attribution| inside the region
+    ("attribution"), the region's share of the pixels ("pixels") and their ratio (1 = no more
+    than an even spread). maps: {pathway: [t, H, W]}; regions: `clip_regions`."""
+    rows = []
+    for p, m in maps.items():
+        a = np.abs(np.asarray(m, dtype=np.float64))
+        total = a.sum() or 1.0
+        for region, mask in regions[p].items():
+            share, pixels = float(a[mask].sum() / total), float(mask.mean())
+            rows.append(
+                {
+                    "pathway": p,
+                    "region": region,
+                    "attribution": share,
+                    "pixels": pixels,
+                    "ratio": share / pixels if pixels else float("nan"),
+                }
+            )
+    return rows
+
+
+def region_table(rows_by_clip: dict[str, list[dict]]) -> pd.DataFrame:
+    """One row per clip and pathway, one column per region: "41% (17% of pixels)"."""
+    table = []
+    for name, rows in rows_by_clip.items():
+        for p in dict.fromkeys(r["pathway"] for r in rows):
+            line = {"clip": name, "pathway": p}
+            for r in rows:
+                if r["pathway"] == p:
+                    line[r["region"]] = f"{r['attribution']:.0%} ({r['pixels']:.0%} of pixels)"
+            table.append(line)
+    frame = pd.DataFrame(table)
+    frame.index = [""] * len(frame)
+    return frame
+
+
+def region_summary(rows_by_clip: dict[str, list[dict]]) -> str:
+    """One line per clip and pathway from `region_mass_rows`, e.g. "L-cw, Slow: 11% on the object
+    (15% of the pixels), 17% on the distractor discs (2% of the pixels), ...; per pixel, most on
+    the distractor discs." (per pixel: the highest ratio of attribution share to pixel share)."""
+    words = {"object": "the object", "distractors": "the distractor discs",
+             "background": "the background"}  # fmt: skip
+    lines = []
+    for name, rows in rows_by_clip.items():
+        for p in dict.fromkeys(r["pathway"] for r in rows):
+            mine = {r["region"]: r for r in rows if r["pathway"] == p}
+            parts = ", ".join(
+                f"{r['attribution']:.0%} on {words[k]} ({r['pixels']:.0%} of the pixels)"
+                for k, r in mine.items()
+            )
+            top = max(mine, key=lambda k: mine[k]["ratio"] if mine[k]["pixels"] else -1.0)
+            lines.append(f"{name}, {p.capitalize()}: {parts}; per pixel, most on {words[top]}.")
+    return "\n".join(lines)
+
+
+def region_rows_by_clip(clips: dict[str, dict], results: dict, alpha: int) -> dict[str, list[dict]]:
+    """`region_mass_rows` of every clip: clips {name: `class_clip`}, results {name: Attribution}."""
+    return {
+        name: region_mass_rows(results[name].maps, clip_regions(c["clip"], alpha))
+        for name, c in clips.items()
+    }
+
+
+def decimal_frame(rows: list[dict], digits: int = 2) -> pd.DataFrame:
+    """Rows as a table with every float written as a decimal to `digits` places (0.84, never
+    `common.display_number`'s 21/25: these are measurements, not exact fractions), blank index."""
+    frame = pd.DataFrame(
+        [{k: f"{v:.{digits}f}" if isinstance(v, float) else v for k, v in r.items()} for r in rows]
+    )
+    frame.index = [""] * len(frame)
+    return frame
+
+
+def randomisation_table(rhos: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """The randomisation test per method: {method: {pathway: rank correlation}} (from
+    `attribution.randomisation_test`) as a table, correlations to two decimals."""
+    return decimal_frame(
+        [
+            {"method": m, **{f"rank corr. {p}": float(v) for p, v in rho.items()}}
+            for m, rho in rhos.items()
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------------------

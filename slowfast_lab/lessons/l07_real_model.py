@@ -4,9 +4,14 @@ memory grow with frames, crop and batch (measured by `timing` and `bench`)."""
 
 from __future__ import annotations
 
+import itertools
+
+import pandas as pd
+import torch
 from matplotlib.figure import Figure
 
-from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR
+from .. import recognize, timing
+from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR, rows_to_frame
 
 RANDOM_TITLE = "RANDOM WEIGHTS - NOT A PREDICTION"
 
@@ -51,6 +56,22 @@ def clip_scores_figure(data: dict, title: str = "") -> Figure:
         color="red" if data.get("random") else "black",
     )
     return fig
+
+
+def clip_scores_view(results: dict[str, recognize.VideoScores], model: str, k: int) -> Figure:
+    """The control's picture: `model`'s scores of the video's top-`k` classes, clip by clip."""
+    top = [r["index"] for r in results[model].top(k)]
+    return clip_scores_figure(
+        recognize.clip_score_rows(results[model], top),
+        title=f"{model}: scores of the video's top-{k} classes, clip by clip",
+    )
+
+
+def stage_profile_table(preset: str, crop: int, device: torch.device | str) -> pd.DataFrame:
+    """The control's table: time and multiply-adds per part (slow, fast, lateral, head) of one
+    forward of `preset` at `crop`^2 on `device` (`timing.profile_stages`, one timed repeat)."""
+    profile = timing.profile_stages(preset, crop=crop, device=device, repeats=1, progress=False)
+    return rows_to_frame(profile["parts"])
 
 
 def stage_time_figure(stages: list[dict], parts: list[dict], title: str = "") -> Figure:
@@ -105,10 +126,55 @@ def stage_time_figure(stages: list[dict], parts: list[dict], title: str = "") ->
     return fig
 
 
+def growth_note(rows: list[dict]) -> tuple[str, bool]:
+    """How far to trust a cost-growth sweep (rows from `timing.cost_growth`): a line that says
+    how it was timed and the machine's load, and whether to warn. Warn when the machine was busy
+    (1-minute load average above its core count, before or after) or when the measured time fell
+    while the multiply-adds grew along an axis: on a shared machine that is noise, not the model.
+    """
+    load = (rows[0].get("load") or {}) if rows else {}
+    averages = [m["loadavg_1m"] for m in load.values() if m.get("loadavg_1m") is not None]
+    cores = next((m.get("cpu_count") for m in load.values() if m.get("cpu_count")), None)
+    rounds = rows[0].get("rounds") if rows else None
+    words = f"median of {rounds} timed rounds after a warm-up" if rounds else "median time"
+    if averages and cores:
+        words += f"; load average {min(averages):.1f}-{max(averages):.1f} on {cores} cores"
+    busy = bool(averages and cores and max(averages) > cores)
+    fell = []
+    for axis in dict.fromkeys(r["axis"] for r in rows):
+        sub = [r for r in rows if r["axis"] == axis]
+        if any(b["ms"] < a["ms"] and b["macs"] > a["macs"] for a, b in itertools.pairwise(sub)):
+            fell.append(axis)
+    if busy or fell:
+        why = "machine busy" if busy else "time fell as the work grew"
+        if busy and fell:
+            why += ", and time fell as the work grew"
+        words += f"\nUNRELIABLE ({why}" + (f": {', '.join(fell)}" if fell else "") + ")"
+        words += ": rerun on a quiet machine before reading the slopes"
+    return words, busy or bool(fell)
+
+
+def growth_table(growth: list[dict], axis: str) -> pd.DataFrame:
+    """The numbers behind one panel of `cost_growth_figure`: one row per point of `axis`, times
+    in ms and memory in MB to 0.1, multiply-adds in G (as text, so none reads as a fraction)."""
+    rows = []
+    for r in growth:
+        if r["axis"] != axis:
+            continue
+        row = {k: r[k] for k in ("T", "crop", "batch")}
+        row["GMACs"] = f"{r['macs'] / 1e9:.3g}"
+        for k in ("ms", "ms min", "ms max", "predicted ms", "MB", "predicted MB"):
+            if k in r:
+                row[k] = f"{r[k]:.1f}"
+        rows.append(row)
+    return rows_to_frame(rows)
+
+
 def cost_growth_figure(rows: list[dict], title: str = "") -> Figure:
     """Forward time (top) and peak memory (bottom) against T, crop size and batch: measured
-    (dots) beside complexity's prediction scaled from the smallest point (dashed); rows from
-    `timing.cost_growth`."""
+    (dots: the median, bars: fastest to slowest round) beside complexity's prediction scaled from
+    the smallest point (dashed); rows from `timing.cost_growth`. The title says how it was timed
+    and, in red, when not to trust it (`growth_note`)."""
     axes_names = [a for a in ("T", "crop", "batch") if any(r["axis"] == a for r in rows)]
     fig = Figure(figsize=(3.6 * len(axes_names), 5.4), layout="constrained")
     grid = fig.subplots(2, len(axes_names), squeeze=False)
@@ -124,7 +190,12 @@ def cost_growth_figure(rows: list[dict], title: str = "") -> Figure:
             (("ms", "forward time (ms)"), ("MB", "peak memory beyond weights (MB)"))
         ):
             ax = grid[row][col]
-            ax.plot(xs, [r[key] for r in sub], "o-", color=SLOW_COLOR, label="measured")
+            ys = [r[key] for r in sub]
+            ax.plot(xs, ys, "o-", color=SLOW_COLOR, label="measured")
+            if key == "ms" and all("ms min" in r and "ms max" in r for r in sub):
+                spread = [[y - r["ms min"] for y, r in zip(ys, sub, strict=True)],
+                          [r["ms max"] - y for y, r in zip(ys, sub, strict=True)]]  # fmt: skip
+                ax.errorbar(xs, ys, yerr=spread, fmt="none", ecolor=SLOW_COLOR, capsize=3, lw=1)
             ax.plot(
                 xs, [r[f"predicted {key}"] for r in sub], "--", color="0.4", label="∝ multiply-adds"
             )
@@ -136,7 +207,9 @@ def cost_growth_figure(rows: list[dict], title: str = "") -> Figure:
                 ax.set_xlabel(labels[axis])
             if row == 0 and col == 0:
                 ax.legend(fontsize=8)
-    fig.suptitle(title or "how cost grows: measured vs complexity's prediction", fontsize=11)
+    note, warn = growth_note(rows)
+    head = title or "how cost grows: measured vs complexity's prediction"
+    fig.suptitle(f"{head}\n{note}", fontsize=10, color="red" if warn else "black")
     return fig
 
 
