@@ -19,7 +19,7 @@ from ..config import FUSIONS, SlowFastConfig, fusion_points, get_config, lateral
 from ..fusion import build_lateral, time_to_channel
 from ..model import build_model, dummy_inputs
 from ..results import COMPARISON, SEED_COMPARISONS, lateral_runs
-from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, rows_to_frame
+from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, Question, rows_to_frame
 from .l02_two_pathways import paper_shape
 
 FUSION_NAMES = {
@@ -377,3 +377,53 @@ def ttoc_figure(alpha: int, T: int) -> Figure:
 def fusion_cost_table(beta_inv: int):
     """Each lateral type's cost (beside paper Table 5a) at another beta, as a table."""
     return rows_to_frame(fusion_cost_rows(get_config(LESSON_MODEL, beta_inv=beta_inv)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Questions (kept here, so that the notebook cell does not show the answer)
+
+QUESTIONS: dict[str, Question] = {
+    "slow_input_changes_fast": Question(
+        "You change only the Slow pathway's input clip. Which stage outputs of the Fast pathway "
+        "change? (name them, or answer 'none')",
+        "None: the lateral connections go from Fast to Slow only, so the Fast pathway never sees "
+        "the Slow input (the second column above is all zeros).",
+        check=lambda s: s.lower() in ("none", "no", "0", "nothing", "no stage", "no stages"),
+        solution="none",
+    ),
+    "fuse3_channels": Question(
+        "In SlowFast 4x16 R50 (alpha=8, beta=1/8), the Slow res3 output has C=512 channels. How "
+        "many channels does the T-conv lateral fuse3 add to it?",
+        "128: the Fast res3 output has beta C = 64 channels and the time-strided convolution "
+        "outputs 2 beta C = 128; the Slow res4 then reads 512 + 128 = 640 channels.",
+        check=lambda s: int(s) == 128,
+        solution="128",
+    ),
+    "time_to_channel_frame": Question(
+        "With alpha=4, T=2 and 2 Fast channels: which Fast frame does output channel 6 hold at "
+        "Slow frame t=1?",
+        "Frame 6. Channel 6 = Fast channel 1 (6 // 4), offset k = 6 % 4 = 2; at Slow frame t it "
+        "holds Fast frame t x alpha + k = 1 x 4 + 2 = 6.",
+        check=lambda s: int(s.lstrip("fF")) == 6,
+        solution="6",
+    ),
+    "t_sample_frames": Question(
+        "T-sample hands the Slow pathway Fast frames 0, alpha, 2 alpha, ... With MotionShapes' "
+        "tau = 8 and alpha = 4, which raw frames are those, and what pose does a spinning L have "
+        "in them?",
+        "Fast frame k is raw frame k * tau / alpha = 2k, so Fast frames 0, 4, 8, 12 are raw "
+        "frames 0, 8, 16, 24: exactly the Slow pathway's own frames, where the L (one turn every "
+        "8 raw frames) always shows the same pose. What T-sample passes on knows the direction "
+        "only through the Fast pathway's temporal convolutions before the fusion point (kernel 5 "
+        "in its stem, 3 in its blocks), which mix in the neighbouring frames. T-conv instead "
+        "learns its own 5-frame filter at every fusion point.",
+    ),
+    "t_conv_extra_cost": Question(
+        "T-conv adds 36.1 - 34.2 = 1.9 GFLOPs over 'no lateral', but the four lateral "
+        "convolutions themselves cost only 0.5 GFLOPs. Where does the rest go?",
+        "Into the Slow pathway: each concatenation widens the input of the next Slow stage "
+        "(64+16=80, 256+64=320, 512+128=640, 1024+256=1280 channels), so the first block's 1x1 "
+        "(or 3x1^2) conv and its projection shortcut read more channels. Compare the 'slow' part "
+        "of sfl.complexity with fusion='t_conv' and fusion='none'.",
+    ),
+}
