@@ -110,3 +110,24 @@ def test_answer_is_hidden_until_opened() -> None:
     assert "<summary>show answer</summary>" in page and "Frame 6 &lt; 7." in page
     with pytest.raises(ValueError, match="solution"):
         common.Question("Which?", "6", check=lambda s: s == "6")
+
+
+def test_question_widget_checks_in_the_kernel_and_hides_the_answer() -> None:
+    """What a learner does in the lab: type, press check, read the feedback (an HTML widget, not
+    an Output widget, so headless runs cannot stall on it); the answer stays in a closed
+    <details>."""
+    from slowfast_lab.lessons import l01_sampling
+
+    q = l01_sampling.QUESTIONS["last_slow_frame"]
+    box = q.widget()
+    assert "sfl-question" in box._dom_classes
+    header, row, answer = box.children
+    text, check, feedback = row.children
+    assert q.text[:30] in header.value and answer.value == q.answer_html()
+    assert "Output" not in {type(w).__name__ for w in (header, *row.children, answer)}
+    for response, expected in (("72", "Not quite"), (q.solution, "Correct!")):
+        text.value = response
+        check.click()
+        assert feedback.value.startswith(expected)
+    no_check = l01_sampling.QUESTIONS["backwards_spin"].widget()
+    assert len(no_check.children) == 2  # the question and its answer: nothing to check

@@ -69,8 +69,9 @@ class LessonTime:
     """A lesson's expected run time, top to bottom.
 
     `cpu_fast_s`: seconds in fast mode on a 2-core CPU, measured by tests/test_notebooks.py
-    (which fails when a lesson takes more than `SANITY_FACTOR` times this); `cpu_full` and `gpu`:
-    full mode, as text ("about 5 min"; "not measured" where nobody timed it).
+    (which fails when a lesson takes more than `SANITY_FACTOR` times this, in wall clock and in
+    the kernel's CPU time); `cpu_full` and `gpu`: full mode, as text ("about 5 min"; marked
+    "(estimate)" where nobody timed it).
     """
 
     cpu_fast_s: int
