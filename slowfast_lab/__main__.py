@@ -94,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_bench)
     p = sub.add_parser("book", help="execute every lesson and write HTML copies (fast mode)")
     p.add_argument("--out", default="book", help="folder for the HTML pages (git-ignored book/)")
-    p.add_argument("--only", help="only lessons whose file name contains this (e.g. 02)")
+    p.add_argument(
+        "--only", nargs="*", help="only lessons whose file name contains one of these (e.g. 01 06)"
+    )
     p.set_defaults(func=_book)
     # Other modules add their commands here (weights, train, evaluate, bench, book).
     return parser

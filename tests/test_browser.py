@@ -366,6 +366,30 @@ def test_lab_lesson02_runs_and_draws(lab, page):
         errors = bs.lab_error_outputs(page)
         assert not errors, "moving T produced errors:\n" + "\n".join(errors)
         bs.screenshot(page, "lab-02-after-T-8")
+    check_question(page, path, lesson=2)
+
+
+def check_question(page, path: str, lesson: int) -> None:
+    """The lesson's first question with a check: the answer stays closed until asked for; a wrong
+    response and the right one get their feedback from the kernel (a button, no Output widget)."""
+    from playwright.sync_api import expect
+
+    from slowfast_lab.lessons import l02_two_pathways
+
+    questions = {2: l02_two_pathways.QUESTIONS}[lesson]
+    key, q = next((k, q) for k, q in questions.items() if q.check)
+    box = page.locator(".sfl-question").filter(has_text=q.text[:40]).first
+    box.scroll_into_view_if_needed()
+    answer = box.locator("details.sfl-answer div")
+    expect(answer).to_be_hidden()
+    for response, feedback in (("0", "Not quite"), (q.solution, "Correct!")):
+        box.locator("input[type=text]").fill(response)
+        box.locator("button", has_text="check").click()
+        expect(box).to_contain_text(feedback, timeout=30_000)
+    box.locator("details.sfl-answer summary").click()
+    expect(answer).to_be_visible()
+    expect(answer).to_contain_text(q.answer[:40])
+    bs.screenshot(page, f"lab-{lesson:02d}-question-{key}")
 
 
 # ------------------------------------------------------------------------------------------------

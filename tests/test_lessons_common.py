@@ -33,10 +33,21 @@ def test_banner_states_times_device_and_mode(monkeypatch: pytest.MonkeyPatch) ->
     text = C.banner("Lesson 0", cpu_fast="1 min", cpu_full="5 min", gpu="30 s")
     assert "CPU fast mode 1 min" in text and "GPU 30 s" in text
     assert "FAST mode" in text and C.device_name() in text
+    times = C.LESSON_TIMES[4]
+    text = C.banner("Lesson 04", lesson=4)
+    assert f"CPU fast mode {times.cpu_fast}," in text and f"CPU full mode {times.cpu_full}," in text
+    assert f"GPU {times.gpu}" in text
+
+
+def test_format_seconds_reads_like_a_person() -> None:
+    assert C.format_seconds(15) == "15 s" and C.format_seconds(59.6) == "1 min"
+    assert C.format_seconds(90) == "1 min 30 s" and C.format_seconds(300) == "5 min"
 
 
 def test_question_grades_with_its_check() -> None:
-    q = C.Question("How many Fast frames for T=4, alpha=8?", "32", check=lambda r: int(r) == 32)
+    q = C.Question(
+        "How many Fast frames for T=4, alpha=8?", "32", check=lambda r: int(r) == 32, solution="32"
+    )
     assert q.grade(" 32 ") == "Correct!"
     assert q.grade("16").startswith("Not quite")
     assert q.grade("thirty-two").startswith("Not quite")  # unparsable is wrong, not a crash
@@ -87,3 +98,23 @@ def test_render_call_shows_each_returned_item(shell) -> None:
     assert C.render_call(lambda: HTML("<b>one</b>"), {}) == "<b>one</b>"
     assert C.render_call(lambda: {"a": 1}, {}) == "<pre>{&#x27;a&#x27;: 1}</pre>"
     assert C.render_call(lambda: None, {}) == ""
+
+
+def test_readme_states_the_fast_mode_times_of_lesson_times() -> None:
+    """The README's lesson table and the banners read one table: LESSON_TIMES."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    rows = re.findall(r"^\| `(\d\d)_\w+` \|.*\| ([^|]*) \|$", readme, flags=re.MULTILINE)
+    stated = {int(n): cell.strip() for n, cell in rows}
+    assert set(stated) == set(C.LESSON_TIMES), "a lesson is missing from the README or the table"
+    for n, times in C.LESSON_TIMES.items():
+        assert stated[n] == f"~{C.format_seconds(times.cpu_fast_s)}", (
+            f"README says {stated[n]!r} for lesson {n:02d}; LESSON_TIMES says "
+            f"{times.cpu_fast_s} s: change both together"
+        )
+    numbered = sorted(Path(__file__).parent.parent.glob("notebooks/[0-9][0-9]_*.ipynb"))
+    assert {int(p.name[:2]) for p in numbered} == set(C.LESSON_TIMES)
+    for p in numbered:  # every banner reads the table
+        assert f"lesson={int(p.name[:2])}," in p.read_text(), f"{p.name}: banner(..., lesson=N)"

@@ -227,7 +227,8 @@ def test_cutting_laterals_reports_colour_and_direction() -> None:
     assert [r["intervention"] for r in rows][0] == "the clips as they are"
     assert len(rows) == 6 and rows[-1]["intervention"] == "all laterals cut"
     assert all(0 <= r["mover colour %"] <= 100 for r in rows)
-    assert L03.SCENES_QUESTION.check("1/2") and not L03.SCENES_QUESTION.check("1/3")
+    q = L03.QUESTIONS["scenes_colour_guess"]
+    assert q.grade("1/2") == "Correct!" and q.grade("1/3").startswith("Not quite")
 
 
 def test_the_shipped_scenes_slowfast_needs_its_laterals_for_the_colour() -> None:

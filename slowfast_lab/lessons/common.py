@@ -7,6 +7,7 @@ import base64
 import html
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 
 import pandas as pd
@@ -20,6 +21,8 @@ __all__ = [
     "LATERAL_COLOR",
     "PART_COLORS",
     "SLOW_COLOR",
+    "LESSON_TIMES",
+    "LessonTime",
     "Question",
     "banner",
     "device",
@@ -28,6 +31,7 @@ __all__ = [
     "explore",
     "explore_manual",
     "fast_mode",
+    "format_seconds",
     "pick",
     "rows_to_frame",
 ]
@@ -55,25 +59,109 @@ def device_name(dev: torch.device | None = None) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def banner(title: str, cpu_fast: str, cpu_full: str, gpu: str) -> str:
-    """The first cell's text: the lesson, its expected run times, the device found and the mode."""
+# ------------------------------------------------------------------------------------------------
+# Run times: the one place that states them (banners read it, tests check the README against it)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LessonTime:
+    """A lesson's expected run time, top to bottom.
+
+    `cpu_fast_s`: seconds in fast mode on a 2-core CPU, measured by tests/test_notebooks.py
+    (which fails when a lesson takes more than `SANITY_FACTOR` times this, in wall clock and in
+    the kernel's CPU time); `cpu_full` and `gpu`: full mode, as text ("about 5 min"; marked
+    "(estimate)" where nobody timed it).
+    """
+
+    cpu_fast_s: int
+    cpu_full: str
+    gpu: str
+
+    @property
+    def cpu_fast(self) -> str:
+        return f"about {format_seconds(self.cpu_fast_s)}"
+
+
+# Fast mode: the fastest of 2-4 runs of each lesson (`tests/test_notebooks.py -k
+# test_runs_in_fast_mode`, `make book`, nbclient) on 2 CPU cores shared with other jobs (load average
+# 4-8), rounded up; an idle machine should do better. Full mode: 04 and 06 measured; "(estimate)":
+# not measured. To re-measure, change the numbers here: the banners and the README's table follow
+# (tests/test_lessons_common.py checks the README).
+LESSON_TIMES: dict[int, LessonTime] = {
+    1: LessonTime(15, "about 15 s (estimate)", "about 20 s (nothing here needs a GPU)"),
+    2: LessonTime(55, "about 1 min (estimate)", "about 30 s (estimate)"),
+    3: LessonTime(50, "about 1 min (estimate)", "about 30 s (estimate)"),
+    4: LessonTime(15, "about 5 min", "about 1 min (estimate)"),
+    5: LessonTime(30, "about 10 min (estimate)", "about 2 min (estimate)"),
+    6: LessonTime(35, "about 2 min", "about 1 min (estimate)"),
+    7: LessonTime(
+        60, "about 30 min (estimate: 60 views of R50 at 256^2)", "about 2 min (estimate)"
+    ),
+}
+SANITY_FACTOR = 3  # a lesson slower than this many times its stated fast-mode time fails its test
+
+
+def format_seconds(seconds: float) -> str:
+    """A run time as a reader says it: 15 -> '15 s', 60 -> '1 min', 90 -> '1 min 30 s'."""
+    seconds = round(seconds)
+    minutes, rest = divmod(seconds, 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
+
+
+def banner(
+    title: str,
+    cpu_fast: str | None = None,
+    cpu_full: str | None = None,
+    gpu: str | None = None,
+    *,
+    lesson: int | None = None,
+) -> str:
+    """The first cell's text: the lesson, its expected run times, the device found and the mode.
+
+    With `lesson=N` the times come from `LESSON_TIMES[N]` (the one source of truth); explicit
+    `cpu_fast` / `cpu_full` / `gpu` texts override it.
+    """
+    times = LESSON_TIMES.get(lesson) if lesson is not None else None
+    if times is not None:
+        cpu_fast = cpu_fast or times.cpu_fast
+        cpu_full = cpu_full or times.cpu_full
+        gpu = gpu or times.gpu
     mode = "FAST mode (SLOWFAST_LAB_FAST=1): small sizes, few steps" if fast_mode() else "full mode"
     return (
         f"{title}\n"
-        f"  expected run time: CPU fast mode {cpu_fast}, CPU full mode {cpu_full}, GPU {gpu}\n"
+        f"  expected run time: CPU fast mode {cpu_fast or '?'}, CPU full mode {cpu_full or '?'}, "
+        f"GPU {gpu or '?'}\n"
         f"  device: {device_name()}   |   {mode}"
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# Questions for the learner
+# ------------------------------------------------------------------------------------------------
 
 
 class Question:
     """A question for the learner, with a check function and/or a revealable answer.
 
-    In a notebook, `display(q.widget())` shows the question, an answer box when a check function
-    is given, and a "show answer" button.
+    Lessons keep their questions in their module (`L.QUESTIONS["name"]`), so that the notebook
+    cell, `L.QUESTIONS["name"].widget()`, does not show the answer. `solution` is a response the
+    check accepts (the tests try it). The answer sits in a closed `<details>` element: it opens on
+    a click in JupyterLab and in the exported book alike, with no kernel needed.
     """
 
-    def __init__(self, text: str, answer: str, check: Callable[[str], bool] | None = None):
-        self.text, self.answer, self.check = text, answer, check
+    def __init__(
+        self,
+        text: str,
+        answer: str,
+        check: Callable[[str], bool] | None = None,
+        solution: str | None = None,
+    ):
+        if check is not None and solution is None:
+            raise ValueError("a question with a check needs a `solution` the check accepts")
+        self.text, self.answer, self.check, self.solution = text, answer, check, solution
 
     def grade(self, response: str) -> str:
         """Feedback for a response (a pure function, tested on its own)."""
@@ -81,38 +169,35 @@ class Question:
             return "No automatic check for this one: compare with the answer."
         try:
             ok = self.check(response.strip())
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, IndexError):
             ok = False
         return "Correct!" if ok else "Not quite: try again, or reveal the answer."
 
-    def widget(self):  # pragma: no cover - exercised in notebooks and browser tests
+    def answer_html(self) -> str:
+        """The answer, hidden until the learner opens it (works without a kernel)."""
+        return (
+            '<details class="sfl-answer"><summary>show answer</summary>'
+            f"<div>{html.escape(self.answer)}</div></details>"
+        )
+
+    def widget(self):
+        """The question, an answer box with a check button (when there is a check function) and
+        the hidden answer. The check's feedback goes to an HTML widget, not an Output widget."""
         import ipywidgets as w
 
-        out = w.Output()
-        header = w.HTML(f"<b>Question.</b> {self.text}")
-        reveal = w.Button(description="show answer")
-
-        def on_reveal(_):
-            with out:
-                out.clear_output()
-                print(self.answer)
-
-        reveal.on_click(on_reveal)
-        children = [header]
+        children = [w.HTML(f"<b>Question.</b> {html.escape(self.text)}")]
         if self.check is not None:
             box = w.Text(placeholder="your answer")
             check = w.Button(description="check")
+            feedback = w.HTML()
 
-            def on_check(_):
-                with out:
-                    out.clear_output()
-                    print(self.grade(box.value))
+            def on_check(_) -> None:
+                feedback.value = html.escape(self.grade(box.value))
 
             check.on_click(on_check)
-            children.append(w.HBox([box, check, reveal]))
-        else:
-            children.append(reveal)
-        return w.VBox([*children, out])
+            children.append(w.HBox([box, check, feedback]))
+        children.append(w.HTML(self.answer_html()))
+        return w.VBox(children).add_class("sfl-question")
 
 
 # ------------------------------------------------------------------------------------------------

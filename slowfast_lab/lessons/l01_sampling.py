@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from ..sampling import load_clip, sample_indices
 from ..synthetic import CLASS_NAMES, TaskConfig, clip_params, pathway_indices, render_clip
 from ..video import VideoError, probe
-from .common import FAST_COLOR, SLOW_COLOR, rows_to_frame
+from .common import FAST_COLOR, SLOW_COLOR, Question, rows_to_frame
 
 
 @dataclass(frozen=True)
@@ -416,3 +416,48 @@ def frame_rate_table(fps: float, T: int, alpha: int):
     """`frame_rate_rows` over `TAUS` for these values, as a table for the learner (rates and
     lengths in frames/s and seconds; '-' where alpha does not divide tau)."""
     return rows_to_frame(frame_rate_display_rows(frame_rate_rows(TAUS, fps, T, alpha), alpha))
+
+
+# ------------------------------------------------------------------------------------------------
+# Questions (kept here, so that the notebook cell does not show the answer)
+
+QUESTIONS: dict[str, Question] = {
+    "last_slow_frame": Question(
+        "A 4x16 model (T=4, tau=16) with alpha=8 reads a clip starting at raw frame 40. Which raw "
+        "frame is the Slow pathway's last frame?",
+        "88 = 40 + (T - 1) x tau = 40 + 3 x 16. (The Fast pathway's last frame is 40 + 31 x 2 = 102.)",
+        check=lambda s: int(s) == 88,
+        solution="88",
+    ),
+    "slow_frames_per_second": Question(
+        "A video runs at 30 fps and the Slow pathway uses tau=16. About how many frames per second "
+        "does the Slow pathway see?",
+        "30 / 16 = 1.875, about 2 frames per second.",
+        check=lambda s: 1.8 <= float(s) <= 2.0,
+        solution="1.875",
+    ),
+    "pyslowfast_last_slow_frame": Question(
+        "For 8x8 (T=8, tau=8) with alpha=4, the paper's Slow frames are 0, 8, ..., 56. What is the "
+        "last Slow frame with PySlowFast's packing? (use the sliders)",
+        "63: PySlowFast's Slow frames always end at the window's last frame, T x tau - 1 = 63.",
+        check=lambda s: int(s) == 63,
+        solution="63",
+    ),
+    "wheel_degrees": Question(
+        "A wheel turns once every 16 raw frames and the Slow pathway uses tau=16. By how many "
+        "degrees does the wheel seem to turn between two Slow frames?",
+        "0 degrees: 16 raw frames is exactly one turn, so every Slow frame shows the same pose. "
+        "L.apparent_rotation(16, 16) == 0. The Fast pathway (tau/alpha = 2) sees 45 degrees per "
+        "frame.",
+        check=lambda s: float(s.replace("deg", "").strip()) % 360 == 0,
+        solution="0",
+    ),
+    "backwards_spin": Question(
+        "With tau=8, which spin direction does the Slow pathway perceive for an object that turns "
+        "clockwise once every 9 raw frames, and why?",
+        "Counter-clockwise (backwards), slowly: in 8 raw frames the object turns 8/9 of a turn = "
+        "320 degrees clockwise, which looks the same as 40 degrees counter-clockwise "
+        "(L.apparent_rotation(9, 8) == -40). Sampling too slowly does not just lose motion, it can "
+        "invent the wrong one.",
+    ),
+}

@@ -684,3 +684,54 @@ TIME_AXIS_QUESTION = Question(
     "width (the stem, which reads 3 colour channels, costs more). The high frame rate gets its own "
     "thin pathway instead of the same treatment as space.",
 )
+
+
+# Questions (kept here, so that the notebook cell does not show the answer)
+
+_SHARE_8X8 = 100 * complexity("slowfast_8x8_r50").fast_share  # percent of the multiply-adds
+
+QUESTIONS: dict[str, Question] = {
+    "gray_fast_input": GRAY_QUESTION,
+    "time_like_space": TIME_AXIS_QUESTION,
+    "fast_res5_frames": Question(
+        "The 8x8 R50 model uses T=8 and alpha=4. How many frames does its Fast pathway's res5 "
+        "output have?",
+        "32 = alpha x T = 4 x 8. No layer downsamples time, so res5 has as many frames as the "
+        "input (check it with the sliders: T=8, alpha=4).",
+        check=lambda s: int(s) == 32,
+        solution="32",
+    ),
+    "first_temporal_kernel": Question(
+        "In which stage does the Slow pathway first use a temporal kernel larger than 1? (stem, "
+        "res2, res3, res4 or res5)",
+        "res4. The stem, res2 and res3 of the Slow pathway use temporal kernel 1; res4 and res5 "
+        "use 3.",
+        check=lambda s: s.lower().replace(" ", "") == "res4",
+        solution="res4",
+    ),
+    "fast_share_8x8": Question(
+        "The 8x8 R50 model (T=8, tau=8, alpha=4, beta=1/8) gives the Slow pathway twice the frames. "
+        "What share of its compute (in %) does the Fast pathway take? Use sfl.complexity in a new "
+        "cell.",
+        f"About {_SHARE_8X8:.1f}%: sfl.complexity('slowfast_8x8_r50').fast_share. The Slow pathway "
+        "doubled (8 frames) while the Fast pathway kept 32 frames (alpha 4 x T 8), so its share "
+        "halved. That is our count; the paper's statement is the general 'about 20% of the total "
+        "computation'.",
+        check=lambda s: abs(float(s.rstrip("%")) - _SHARE_8X8) < 1.5,
+        solution=f"{_SHARE_8X8:.1f}",
+    ),
+    "fast_stem_cost": Question(
+        "Why does the Fast stem cost 5 times the Slow stem, when the Fast residual stages cost much "
+        "less than the Slow ones?",
+        "The stem reads 3 colour channels in both pathways, so beta shrinks only its output side "
+        "(8 vs 64 channels: x1/8). The Fast stem runs on 8x the frames (x8) with a temporal kernel "
+        "of 5 instead of 1 (x5): 1/8 x 8 x 5 = 5. A residual conv shrinks on both sides (x1/64), "
+        "so 8x the frames still leaves it at 1/8 (more where the temporal kernel is 3 vs 1).",
+    ),
+    "m_cells": Question(
+        "Which pathway plays the part of the M-cells, and which of its properties match them?",
+        "The Fast pathway: a high frame rate (fast temporal changes) and few channels (little "
+        "capacity for spatial detail), and it is the small part (about 20% of the compute at 4x16, "
+        "like the 15-20% share of M-cells among ganglion cells, a loose analogy).",
+    ),
+}

@@ -21,7 +21,14 @@ from ..config import FUSIONS, SlowFastConfig, fusion_points, get_config, lateral
 from ..fusion import TimeStridedConv, build_lateral, time_to_channel
 from ..interventions import intervention_table
 from ..model import Stem, build_model, dummy_inputs
-from ..results import COMPARISON, SCENES_COMPARISON, SEED_COMPARISONS, lateral_runs, seed_summary
+from ..results import (
+    COMPARISON,
+    SCENES_COMPARISON,
+    SEED_COMPARISONS,
+    lateral_runs,
+    scenes_figure,
+    seed_summary,
+)
 from ..synthetic import TaskConfig, pathway_indices, render_clip
 from ..train import DEFAULT_TEST_SEED, task_of
 from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, Question, rows_to_frame
@@ -652,6 +659,15 @@ def scenes_rows(path=SCENES_COMPARISON) -> list[dict] | None:
     return rows
 
 
+def scenes_comparison_figure(path=SCENES_COMPARISON) -> Figure | str:
+    """The recorded scenes comparison as `results.scenes_figure` draws it (accuracy against
+    multiply-adds, mean and range over seeds, beside paper Table 5a), or a note when absent."""
+    path = Path(path)
+    if not path.is_file():
+        return f"no recorded scenes comparison ({path.name})"
+    return scenes_figure(json.loads(path.read_text())["rows"])
+
+
 def cut_lateral_rows(
     model: nn.Module, clips: int = 300, seed: int = DEFAULT_TEST_SEED
 ) -> list[dict]:
@@ -684,4 +700,56 @@ SCENES_QUESTION = Question(
     "global pooling removes where each colour is. Meeting only in the head, the two halves cannot "
     "say which colour circled: a guess among the three colours, 1/3. With two squares: 1/2.",
     check=lambda s: "1/2" in s or "50" in s,
+    solution="1/2",
 )
+
+
+# Questions (kept here, so that the notebook cell does not show the answer)
+
+QUESTIONS: dict[str, Question] = {
+    "slower_slow_stage": CONTRACT_QUESTION,
+    "scenes_colour_guess": SCENES_QUESTION,
+    "slow_input_changes_fast": Question(
+        "You change only the Slow pathway's input clip. Which stage outputs of the Fast pathway "
+        "change? (name them, or answer 'none')",
+        "None: the lateral connections go from Fast to Slow only, so the Fast pathway never sees "
+        "the Slow input (the second column above is all zeros).",
+        check=lambda s: s.lower() in ("none", "no", "0", "nothing", "no stage", "no stages"),
+        solution="none",
+    ),
+    "fuse3_channels": Question(
+        "In SlowFast 4x16 R50 (alpha=8, beta=1/8), the Slow res3 output has C=512 channels. How "
+        "many channels does the T-conv lateral fuse3 add to it?",
+        "128: the Fast res3 output has beta C = 64 channels and the time-strided convolution "
+        "outputs 2 beta C = 128; the Slow res4 then reads 512 + 128 = 640 channels.",
+        check=lambda s: int(s) == 128,
+        solution="128",
+    ),
+    "time_to_channel_frame": Question(
+        "With alpha=4, T=2 and 2 Fast channels: which Fast frame does output channel 6 hold at "
+        "Slow frame t=1?",
+        "Frame 6. Channel 6 = Fast channel 1 (6 // 4), offset k = 6 % 4 = 2; at Slow frame t it "
+        "holds Fast frame t x alpha + k = 1 x 4 + 2 = 6.",
+        check=lambda s: int(s.lstrip("fF")) == 6,
+        solution="6",
+    ),
+    "t_sample_frames": Question(
+        "T-sample hands the Slow pathway Fast frames 0, alpha, 2 alpha, ... With MotionShapes' "
+        "tau = 8 and alpha = 4, which raw frames are those, and what pose does a spinning L have "
+        "in them?",
+        "Fast frame k is raw frame k * tau / alpha = 2k, so Fast frames 0, 4, 8, 12 are raw "
+        "frames 0, 8, 16, 24: exactly the Slow pathway's own frames, where the L (one turn every "
+        "8 raw frames) always shows the same pose. What T-sample passes on knows the direction "
+        "only through the Fast pathway's temporal convolutions before the fusion point (kernel 5 "
+        "in its stem, 3 in its blocks), which mix in the neighbouring frames. T-conv instead "
+        "learns its own 5-frame filter at every fusion point.",
+    ),
+    "t_conv_extra_cost": Question(
+        "T-conv adds 36.1 - 34.2 = 1.9 GFLOPs over 'no lateral', but the four lateral "
+        "convolutions themselves cost only 0.5 GFLOPs. Where does the rest go?",
+        "Into the Slow pathway: each concatenation widens the input of the next Slow stage "
+        "(64+16=80, 256+64=320, 512+128=640, 1024+256=1280 channels), so the first block's 1x1 "
+        "(or 3x1^2) conv and its projection shortcut read more channels. Compare the 'slow' part "
+        "of sfl.complexity with fusion='t_conv' and fusion='none'.",
+    ),
+}

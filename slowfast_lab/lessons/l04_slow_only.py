@@ -8,13 +8,14 @@ import functools
 from matplotlib.figure import Figure
 from torch import nn
 
-from .. import results
+from .. import paper, results
+from ..complexity import complexity
 from ..interventions import INTERVENTIONS, run_intervention
 from ..results import find_checkpoint
 from ..synthetic import CLASSES
 from ..train import DEFAULT_TEST_SEED
 from ..weights import load_model
-from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR
+from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, Question
 
 
 def group_accuracy_rows(reports: dict[str, dict]) -> list[dict]:
@@ -248,3 +249,37 @@ def training_summary(record: dict) -> str:
         shown = "no clips" if acc is None else f"{acc:.0%}"
         lines.append(f"  {group:18s} {shown}{within}")
     return "\n".join(lines)
+
+
+# Questions (kept here, so that the notebook cell does not show the answer)
+
+# how much SlowFast 4x16 R50 adds over Slow-only 4x16 R50, in percent of the multiply-adds
+_EXTRA = 100 * (complexity("slowfast_4x16_r50").macs / complexity("slow_4x16_r50").macs - 1)
+
+QUESTIONS: dict[str, Question] = {
+    "motion_chance": Question(
+        "The motion group has 3 classes (L-still, L-cw, L-ccw). Which accuracy (in %) do you "
+        "expect from a model that cannot see the motion at all?",
+        "About 33%: chance among 3 classes. Slow-only lands there because, to it, the three "
+        "classes look identical (the spin period equals tau).",
+        check=lambda s: 30 <= float(s.rstrip("%")) <= 36,
+        solution="33",
+    ),
+    "slowfast_extra_compute": Question(
+        "By how many percent does SlowFast 4x16 R50 raise the compute over Slow-only 4x16 R50 "
+        "(paper: 27.3 -> 36.1 GFLOPs)? Check it with sfl.complexity.",
+        f"About {_EXTRA:.0f}%: 36.1 / 27.3 = 1.32, for +3.0 top-1 on Kinetics "
+        f"({paper.MODELS['Slow-only 4x16 R50'].top1} -> {paper.MODELS['SlowFast 4x16 R50'].top1}).",
+        check=lambda s: abs(float(s.rstrip("%")) - _EXTRA) < 3,
+        solution=f"{_EXTRA:.0f}",
+    ),
+    "slow_only_fix": Question(
+        "Could a Slow-only network fix the motion group by itself? Name one way, and its cost.",
+        "Yes: sample more densely (smaller tau, more frames T), so the spin is no longer aliased. "
+        "But every Slow layer then runs on more frames with all its channels: the cost grows "
+        "linearly with T (the paper's Slow-only 8x8 costs 54.5 GFLOPs, more than SlowFast 4x16 at "
+        f"36.1, and is less accurate: {paper.MODELS['Slow-only 8x8 R50'].top1} vs "
+        f"{paper.MODELS['SlowFast 4x16 R50'].top1}). SlowFast gets the temporal resolution from a "
+        "thin pathway instead.",
+    ),
+}

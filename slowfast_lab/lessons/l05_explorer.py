@@ -32,7 +32,7 @@ from ..config import (
 from ..model import build_model, dummy_inputs
 from ..timing import default_device, time_call
 from ..train import TrainConfig, train
-from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, pick
+from .common import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR, Question, pick
 
 
 def explorer_chart(points: dict, runs: list[dict] | None = None):
@@ -1097,3 +1097,81 @@ def train_small_model(
         "train_time_s": record["train_time_s"],
         "clip_size": size,
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Questions (kept here, so that the notebook cell does not show the answer)
+
+
+def beta_halving(
+    preset: str = "slowfast_4x16_r50", beta_inv: int = 8, crop: int = 256
+) -> dict[str, float]:
+    """What halving beta (1/beta_inv -> 1/(2 beta_inv)) does to the Fast pathway's multiply-adds.
+
+    Returns GFLOPs `fast_before`, `fast_after`, `total_before`, `total_after`, their `ratio`
+    (fast_before / fast_after) and `stem_share`, the Fast stem's share of the Fast pathway
+    before: the stem reads 3 colour channels, so only its output side shrinks with beta (x1/2),
+    while a layer with beta C channels on both sides shrinks x1/4.
+    """
+    before = complexity(preset, crop_size=crop, beta_inv=beta_inv)
+    after = complexity(preset, crop_size=crop, beta_inv=2 * beta_inv)
+    spec = pathway_spec(before.config, "fast")
+    conv1 = (crop + 2 * 3 - 7) // 2 + 1  # the stem's 7x7 conv, stride 2, padding 3
+    stem = spec.stem_channels * before.config.fast_frames * conv1**2 * 3
+    stem *= spec.stem_temporal_kernel * 7 * 7
+    return {
+        "fast_before": before.by_part["fast"] / 1e9,
+        "fast_after": after.by_part["fast"] / 1e9,
+        "ratio": before.by_part["fast"] / after.by_part["fast"],
+        "stem_share": stem / before.by_part["fast"],
+        "total_before": before.gflops,
+        "total_after": after.gflops,
+    }
+
+
+_HALVING = beta_halving()
+
+
+def _number(response: str) -> float:
+    """'2.8', 'x2.8', '2.8x' -> 2.8."""
+    return float(response.strip().strip("xX").strip())
+
+
+QUESTIONS: dict[str, Question] = {
+    "halve_beta": Question(
+        "Halve beta from 1/8 to 1/16 in SlowFast 4x16 R50. By roughly what factor does the Fast "
+        "pathway's cost shrink? (a number)",
+        f"About {_HALVING['ratio']:.1f} ({_HALVING['fast_before']:.2f} -> "
+        f"{_HALVING['fast_after']:.2f} GFLOPs), not 4. A Fast layer with beta C channels on both "
+        "sides costs beta^2 (x1/4), but the stem reads 3 colour channels, so only its output "
+        f"side shrinks (x1/2), and the stem is {_HALVING['stem_share']:.0%} of the Fast pathway's "
+        "cost at beta=1/8 (32 frames of 128^2 through a 5x7x7 kernel). The total falls much less "
+        f"({_HALVING['total_before']:.1f} -> {_HALVING['total_after']:.1f} GFLOPs), because the "
+        "Slow pathway dominates.",
+        check=lambda r: abs(_number(r) - _HALVING["ratio"]) <= 0.25,
+        solution=f"{_HALVING['ratio']:.1f}",
+    ),
+    "valid_alphas": Question(
+        "With tau=16, which values of alpha make a valid network? (comma-separated)",
+        "1, 2, 4, 8, 16: the Fast pathway takes every tau/alpha-th raw frame, which must be a "
+        "whole number of frames.",
+        check=lambda r: {int(x) for x in r.replace(" ", "").split(",") if x} == {1, 2, 4, 8, 16},
+        solution="1, 2, 4, 8, 16",
+    ),
+    "fast_share_of_time": Question(
+        "In the paper's 4x16 R50 the Fast pathway is about 20% of the multiply-adds. Would you "
+        "expect it to be more or less than 20% of the run time on a CPU or GPU? (more / less)",
+        "More, typically: the Fast pathway's layers are thin (beta C channels) but long in time, "
+        "so each multiply-add is less efficient (less data reuse, more memory traffic per "
+        "operation).",
+        check=lambda r: r.lower().startswith("more"),
+        solution="more",
+    ),
+    "beta_1_32": Question(
+        "The paper's accuracy at beta=1/32 is 74.2 versus 75.6 at 1/8. What does the Fast pathway "
+        "lose when beta gets that small?",
+        "Channels: at 1/32 the Fast res2 has only 2 inner channels (64/32) in R50, too few to "
+        "represent the varied motion patterns of Kinetics; the cost saved (36.1 -> 28.6 GFLOPs) is "
+        "mostly in the Fast pathway, which was already cheap.",
+    ),
+}

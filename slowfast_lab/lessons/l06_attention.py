@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .. import attribution, synthetic
 from ..model import VideoNet
-from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR
+from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR, Question
 from .l01_sampling import find_clip
 
 
@@ -372,3 +372,39 @@ def attention_for(
     return attention_overlay_figure(
         c["clip"].frames, a.maps, task.alpha, title=f"{class_name}: {method}"
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# Questions (kept here, so that the notebook cell does not show the answer)
+
+QUESTIONS: dict[str, Question] = {
+    "clockwise_pathway": Question(
+        "The Slow pathway's frames of the L-cw clip show the L in the same pose every time. Which "
+        "pathway do you expect to carry the evidence for 'clockwise' (slow or fast)?",
+        "fast. The L turns one full turn every tau = 8 raw frames, the Slow stride, so every Slow "
+        "frame shows the same pose (temporal aliasing): nothing in the Slow input says clockwise. "
+        "The Fast pathway sees a 90 degree step per frame. The Slow pathway can still tell the "
+        "class group (an L, not a square) and is attributed on the object for that.",
+        check=lambda s: s.strip().lower().startswith("fast"),
+        solution="fast",
+    ),
+    "localisation_ratio": Question(
+        "A localisation ratio of 1.0 means what: the attribution ignores the object, spreads "
+        "evenly, or sits entirely on the object? (ignores / even / object)",
+        "even. The ratio is (share of attribution inside the mask) / (share of pixels inside the "
+        "mask): 1 means the object gets exactly its share of pixels, no more. Ignoring the object "
+        "gives 0; all attribution on the object gives 1 / mask share (the object covers 15 to 20% "
+        "of the frame here, so about 5 to 7).",
+        check=lambda s: s.strip().lower().startswith("even"),
+        solution="even",
+    ),
+    "randomised_maps": Question(
+        "After randomising the weights a method's maps have rank correlation 0.98 with the "
+        "trained model's maps. Is that method telling you about the model? (yes / no)",
+        "no. The maps are nearly the same without the learned weights, so they come from the "
+        "input (edges, contrast) and the architecture, not from what the model learned (Adebayo "
+        "et al. 2018).",
+        check=lambda s: s.strip().lower().startswith("no"),
+        solution="no",
+    ),
+}

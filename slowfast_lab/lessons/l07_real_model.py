@@ -11,7 +11,8 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import recognize, timing
-from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR, rows_to_frame
+from ..complexity import complexity
+from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR, Question, rows_to_frame
 
 RANDOM_TITLE = "RANDOM WEIGHTS - NOT A PREDICTION"
 
@@ -247,3 +248,72 @@ def throughput_figure(rows: list[dict], peaks: dict[str, float], title: str = ""
     ax.set_xlabel("multiply-adds per second (G, log scale)")
     ax.set_title(title or "achieved vs measured matmul peak", fontsize=10)
     return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# Questions (kept here, so that the notebook cell does not show the answer)
+
+_VIEW_256 = complexity("slowfast_8x8_r50", crop_size=256).gflops  # one 256^2 view, GFLOPs
+_CLIP_224 = complexity("slowfast_8x8_r50", crop_size=224).gflops
+_CLIP_112 = complexity("slowfast_8x8_r50", crop_size=112).gflops
+_SHARE_8X8 = 100 * complexity("slowfast_8x8_r50").fast_share
+_TMACS = _CLIP_224 * 1e9 * 1000 / 1e12  # tera multiply-adds per second at 1,000 clips/s
+
+
+def _last_number(response: str) -> float:
+    """'30 views, 1,970' -> 1970.0 (the last word, commas removed)."""
+    return float(response.split()[-1].replace(",", ""))
+
+
+QUESTIONS: dict[str, Question] = {
+    "views_per_video": Question(
+        "How many views does the paper's test run per video for SlowFast 8x8 R50, and how many "
+        "multiply-adds is that in total (GFLOPs, to the nearest 10)? One 256^2 view costs "
+        f"{_VIEW_256:.1f} G.",
+        f"30 views (10 clips x 3 crops), so 30 x {_VIEW_256:.1f} = {30 * _VIEW_256:.0f}, about "
+        f"{round(30 * _VIEW_256, -1):.0f} GFLOPs per video: the paper reports cost 'x 30 views' "
+        "for this reason.",
+        check=lambda s: abs(_last_number(s) - 30 * _VIEW_256) <= 10,
+        solution=f"{round(30 * _VIEW_256, -1):.0f}",
+    ),
+    "why_average_views": Question(
+        "A clip's scores change from clip to clip even for the same scene. Why does averaging 10 "
+        "clips x 3 crops help more for a model that sees 2 s than for one that sees the whole "
+        "video?",
+        "Each view sees 64 raw frames (about 2 s) and one part of the frame. An action can be "
+        "visible in some clips or crops and not in others; averaging the softmax over views covers "
+        "the whole video in time and the full width in space, so one unlucky view counts for 1/30.",
+    ),
+    "fast_share_8x8": Question(
+        "complexity says the Fast pathway of SlowFast 8x8 R50 holds what share of its "
+        "multiply-adds (percent, nearest whole number)?",
+        f"About {_SHARE_8X8:.0f}% (the 'MAC share (complexity)' column). Its share of the time is "
+        "usually larger: the Fast pathway's convolutions are thin (8 to 256 channels) over 4x as "
+        "many frames, so they do little arithmetic per byte moved.",
+        check=lambda s: abs(float(s.rstrip("%")) - _SHARE_8X8) <= 1.5,
+        solution=f"{_SHARE_8X8:.0f}",
+    ),
+    "tera_macs": Question(
+        f"SlowFast 8x8 R50 at 224^2 costs {_CLIP_224:.1f} G multiply-adds per clip. A GPU running "
+        "it at 1,000 clips/s achieves how many tera multiply-adds per second (T MAC/s)?",
+        f"{_CLIP_224:.1f} x 1e9 x 1000 = {_TMACS / 10:.2f}e13, about {_TMACS:.0f} T MAC/s. An "
+        "H100's dense bf16 matmul measures a few hundred T MAC/s, so even 1,000 clips/s uses only "
+        "a fraction of it: 3D convolutions with few channels move much data per multiply-add.",
+        check=lambda s: abs(float(s.split()[0]) - _TMACS) <= 2,
+        solution=f"{_TMACS:.0f}",
+    ),
+    "crop_doubling": Question(
+        "Going from a 112^2 to a 224^2 crop multiplies SlowFast's multiply-adds by about how much?",
+        f"About 4 (the square of 2): {_CLIP_224:.1f} G vs {_CLIP_112:.1f} G. Doubling T or the "
+        "batch only doubles them.",
+        check=lambda s: 3.5 <= float(s.strip("xX ")) <= 4.2,
+        solution="4",
+    ),
+    "training_memory": Question(
+        "In inference the peak memory grows with T, crop and batch like the multiply-adds do. Why "
+        "would a training step need far more memory than the forward measured here?",
+        "In inference each stage's activations are freed once the next stage has read them. "
+        "Training keeps every layer's activations for the backward pass, so memory grows with the "
+        "whole depth of the network, not just the largest layer.",
+    ),
+}
