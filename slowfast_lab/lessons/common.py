@@ -91,8 +91,8 @@ class LessonTime:
 LESSON_TIMES: dict[int, LessonTime] = {
     1: LessonTime(15, "about 15 s (estimate)", "about 20 s (nothing here needs a GPU)"),
     2: LessonTime(55, "about 1 min (estimate)", "about 30 s (estimate)"),
-    3: LessonTime(50, "about 1 min (estimate)", "about 30 s (estimate)"),
-    4: LessonTime(15, "about 5 min", "about 1 min (estimate)"),
+    3: LessonTime(55, "about 1 min (estimate)", "about 30 s (estimate)"),
+    4: LessonTime(30, "about 5 min", "about 1 min (estimate)"),
     5: LessonTime(30, "about 10 min (estimate)", "about 2 min (estimate)"),
     6: LessonTime(35, "about 2 min", "about 1 min (estimate)"),
     7: LessonTime(

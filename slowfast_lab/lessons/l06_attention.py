@@ -383,8 +383,9 @@ QUESTIONS: dict[str, Question] = {
         "pathway do you expect to carry the evidence for 'clockwise' (slow or fast)?",
         "fast. The L turns one full turn every tau = 8 raw frames, the Slow stride, so every Slow "
         "frame shows the same pose (temporal aliasing): nothing in the Slow input says clockwise. "
-        "The Fast pathway sees a 90 degree step per frame. The Slow pathway can still tell the "
-        "class group (an L, not a square) and is attributed on the object for that.",
+        "The Fast pathway sees a 90 degree step per frame. The Slow pathway's own map for this "
+        "clip lies mostly on a distractor disc, not on the L (see the table above): it carries "
+        "nothing about the direction.",
         check=lambda s: s.strip().lower().startswith("fast"),
         solution="fast",
     ),
