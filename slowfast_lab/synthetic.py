@@ -28,6 +28,11 @@ low-frequency grating, two small discs crossing the frame, a slow drift of the o
 "something changes" is not a motion cue), per-frame brightness flicker and pixel noise, and a
 random object colour, size, position and starting angle.
 
+**MotionShapes scenes** (`TaskConfig(kind="scenes")`, see "Scenes" below) is the task where
+laterals matter: three isoluminant squares, one circling (aliased for Slow), a gray Fast input,
+and a class that binds the mover's colour to its direction, which pathways meeting only in the
+head cannot do.
+
 Clips are deterministic: clip `index` of split `seed` depends on nothing else (a fresh test split
 is just another seed). `make_dataset` renders many clips once and caches them (memory and disk).
 
