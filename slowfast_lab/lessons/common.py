@@ -83,20 +83,20 @@ class LessonTime:
         return f"about {format_seconds(self.cpu_fast_s)}"
 
 
-# Fast mode: the fastest of 2-4 runs of each lesson (`tests/test_notebooks.py -k
-# test_runs_in_fast_mode`, `make book`, nbclient) on 2 CPU cores shared with other jobs (load average
-# 4-8), rounded up; an idle machine should do better. Full mode: 04 and 06 measured; "(estimate)":
-# not measured. To re-measure, change the numbers here: the banners and the README's table follow
-# (tests/test_lessons_common.py checks the README).
+# Fast mode: `tests/test_notebooks.py` in a clean-clone `make test` on an idle 2-core machine
+# (2026-12-02: 01 12.0 s, 02 13.0, 03 12.8, 04 12.0, 05 11.5, 06 12.9, 07 12.7, kernel start
+# included), rounded up; under load (other jobs on the 2 cores) expect 2-5x more. Full mode: 04 and
+# 06 measured; "(estimate)": not measured. To re-measure, change the numbers here: the banners and
+# the README's table follow (tests/test_lessons_common.py checks the README).
 LESSON_TIMES: dict[int, LessonTime] = {
     1: LessonTime(15, "about 15 s (estimate)", "about 20 s (nothing here needs a GPU)"),
-    2: LessonTime(55, "about 1 min (estimate)", "about 30 s (estimate)"),
-    3: LessonTime(55, "about 1 min (estimate)", "about 30 s (estimate)"),
-    4: LessonTime(30, "about 5 min", "about 1 min (estimate)"),
-    5: LessonTime(30, "about 10 min (estimate)", "about 2 min (estimate)"),
-    6: LessonTime(35, "about 2 min", "about 1 min (estimate)"),
+    2: LessonTime(15, "about 1 min (estimate)", "about 30 s (estimate)"),
+    3: LessonTime(15, "about 1 min (estimate)", "about 30 s (estimate)"),
+    4: LessonTime(15, "about 5 min", "about 1 min (estimate)"),
+    5: LessonTime(15, "about 10 min (estimate)", "about 2 min (estimate)"),
+    6: LessonTime(15, "about 2 min", "about 1 min (estimate)"),
     7: LessonTime(
-        60, "about 30 min (estimate: 60 views of R50 at 256^2)", "about 2 min (estimate)"
+        15, "about 30 min (estimate: 60 views of R50 at 256^2)", "about 2 min (estimate)"
     ),
 }
 SANITY_FACTOR = 3  # a lesson slower than this many times its stated fast-mode time fails its test
