@@ -280,6 +280,68 @@ def _texture(texture: str, u: np.ndarray, v: np.ndarray, period: float) -> np.nd
     raise ValueError(f"unknown texture {texture!r}; textures are {TEXTURES}")
 
 
+def _backdrop_params(
+    rng: np.random.Generator,
+    task: TaskConfig,
+    grating_dir: float,
+    amp: tuple[float, float],
+    disc_radius: tuple[float, float],
+) -> dict:
+    """The draws both tasks share, in this order: the drifting grating, the distractor discs, the
+    per-frame flicker and the noise seed (`amp` and `disc_radius` are uniform ranges)."""
+    s = task.size
+    return {
+        "grating": {
+            "freq": float(rng.uniform(1.0, 2.5) * 2 * np.pi / s),
+            "dir": float(grating_dir),
+            "speed": float(rng.uniform(-0.4, 0.4)),
+            "amp": float(rng.uniform(*amp)),
+            "phase": float(rng.uniform(0, 2 * np.pi)),
+        },
+        "discs": [
+            {
+                "pos": rng.uniform(0, s, 2).tolist(),
+                "vel": rng.uniform(-1.5, 1.5, 2).tolist(),
+                "radius": float(rng.uniform(*disc_radius) * s),
+                "color": rng.uniform(0.1, 0.9, 3).tolist(),
+            }
+            for _ in range(task.distractors)
+        ],
+        "flicker": rng.normal(0, 0.03, task.raw_frames).tolist(),
+        "noise_seed": int(rng.integers(2**31)),
+    }
+
+
+def _draw_backdrop(p: dict, t: np.ndarray, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """float [F, H, W, 3]: the background colour with its drifting low-frequency grating, and the
+    distractor discs crossing the frame (wrapping around), behind the objects."""
+    g = p["grating"]
+    along = x * np.cos(g["dir"]) + y * np.sin(g["dir"])  # [H, W]
+    wave = g["amp"] * np.sin(g["freq"] * (along - g["speed"] * t) + g["phase"])  # [F, H, W]
+    frames = np.asarray(p["bg"], np.float32) + wave[..., None]  # [F, H, W, 3]
+    frames = np.broadcast_to(frames, (len(t), s, s, 3)).copy()
+    for d in p["discs"]:
+        cx = np.mod(d["pos"][0] + d["vel"][0] * t, s)
+        cy = np.mod(d["pos"][1] + d["vel"][1] * t, s)
+        inside = (x - cx) ** 2 + (y - cy) ** 2 <= d["radius"] ** 2  # [F, H, W]
+        frames[inside] = np.asarray(d["color"], np.float32)
+    return frames
+
+
+def _finish(frames: np.ndarray, p: dict, idx: list[int], task: TaskConfig) -> np.ndarray:
+    """Flicker and pixel noise, keyed by the raw frame index, then uint8 [F, H, W, 3]."""
+    s = task.size
+    flicker = np.asarray(p["flicker"], np.float32)[idx][:, None, None, None]
+    noise = np.stack(
+        [
+            np.random.default_rng([p["noise_seed"], i]).standard_normal((s, s, 3), np.float32)
+            for i in idx
+        ]
+    )
+    frames = frames + flicker + task.noise * noise
+    return np.clip(np.round(frames * 255), 0, 255).astype(np.uint8)
+
+
 def clip_params(seed: int, index: int, task: TaskConfig = TaskConfig()) -> dict:
     """The random draws of clip `index` of split `seed` (label, colours, positions, angles...).
 
@@ -306,24 +368,7 @@ def clip_params(seed: int, index: int, task: TaskConfig = TaskConfig()) -> dict:
         "drift": [speed * np.cos(drift_dir), speed * np.sin(drift_dir)],
         "angle0": float(rng.uniform(0, 2 * np.pi)),
         "texture_shift": rng.uniform(0, task.texture_period, 2).tolist(),
-        "grating": {
-            "freq": float(rng.uniform(1.0, 2.5) * 2 * np.pi / s),
-            "dir": float(grating_dir),
-            "speed": float(rng.uniform(-0.4, 0.4)),
-            "amp": float(rng.uniform(0.05, 0.15)),
-            "phase": float(rng.uniform(0, 2 * np.pi)),
-        },
-        "discs": [
-            {
-                "pos": rng.uniform(0, s, 2).tolist(),
-                "vel": rng.uniform(-1.5, 1.5, 2).tolist(),
-                "radius": float(rng.uniform(0.05, 0.08) * s),
-                "color": rng.uniform(0.1, 0.9, 3).tolist(),
-            }
-            for _ in range(task.distractors)
-        ],
-        "flicker": rng.normal(0, 0.03, task.raw_frames).tolist(),
-        "noise_seed": int(rng.integers(2**31)),
+        **_backdrop_params(rng, task, grating_dir, amp=(0.05, 0.15), disc_radius=(0.05, 0.08)),
     }
 
 
@@ -347,19 +392,7 @@ def render_clip(
     t = np.asarray(idx, dtype=np.float32)[:, None, None]  # [F, 1, 1]
     y, x = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5  # pixel centres [H, W]
 
-    # Background: colour + a drifting low-frequency grating.
-    g = p["grating"]
-    along = x * np.cos(g["dir"]) + y * np.sin(g["dir"])  # [H, W]
-    wave = g["amp"] * np.sin(g["freq"] * (along - g["speed"] * t) + g["phase"])  # [F, H, W]
-    frames = np.asarray(p["bg"], np.float32) + wave[..., None]  # [F, H, W, 3]
-    frames = np.broadcast_to(frames, (len(idx), s, s, 3)).copy()
-
-    # Distractor discs crossing the frame (wrapping around), behind the object.
-    for d in p["discs"]:
-        cx = np.mod(d["pos"][0] + d["vel"][0] * t, s)
-        cy = np.mod(d["pos"][1] + d["vel"][1] * t, s)
-        inside = (x - cx) ** 2 + (y - cy) ** 2 <= d["radius"] ** 2  # [F, H, W]
-        frames[inside] = np.asarray(d["color"], np.float32)
+    frames = _draw_backdrop(p, t, x, y, s)  # background, grating, distractor discs
 
     # The object: drifting centre, angle0 + omega t, shape and texture in its own coordinates.
     omega = {"still": 0.0, "cw": 1.0, "ccw": -1.0}[spec.motion] * 2 * np.pi / task.period
@@ -378,17 +411,7 @@ def render_clip(
     obj = np.asarray(p["obj"], np.float32) + pattern[..., None]  # [F, H, W, 3]
     frames = np.where(mask[..., None], obj, frames)
 
-    # Flicker and pixel noise, keyed by the raw frame index.
-    flicker = np.asarray(p["flicker"], np.float32)[idx][:, None, None, None]
-    noise = np.stack(
-        [
-            np.random.default_rng([p["noise_seed"], i]).standard_normal((s, s, 3), np.float32)
-            for i in idx
-        ]
-    )
-    frames = frames + flicker + task.noise * noise
-    frames = np.clip(np.round(frames * 255), 0, 255).astype(np.uint8)
-    return MotionShapesClip(frames, mask, idx, p["label"], p)
+    return MotionShapesClip(_finish(frames, p, idx, task), mask, idx, p["label"], p)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -458,24 +481,7 @@ def scene_params(seed: int, index: int, task: TaskConfig) -> dict:
         "label": int(label),
         "bg": bg.tolist(),
         "objects": objects,
-        "grating": {
-            "freq": float(rng.uniform(1.0, 2.5) * 2 * np.pi / s),
-            "dir": float(grating_dir),
-            "speed": float(rng.uniform(-0.4, 0.4)),
-            "amp": float(rng.uniform(0.03, 0.08)),
-            "phase": float(rng.uniform(0, 2 * np.pi)),
-        },
-        "discs": [
-            {
-                "pos": rng.uniform(0, s, 2).tolist(),
-                "vel": rng.uniform(-1.5, 1.5, 2).tolist(),
-                "radius": float(rng.uniform(0.04, 0.06) * s),
-                "color": rng.uniform(0.1, 0.9, 3).tolist(),
-            }
-            for _ in range(task.distractors)
-        ],
-        "flicker": rng.normal(0, 0.03, task.raw_frames).tolist(),
-        "noise_seed": int(rng.integers(2**31)),
+        **_backdrop_params(rng, task, grating_dir, amp=(0.03, 0.08), disc_radius=(0.04, 0.06)),
     }
 
 
@@ -499,15 +505,7 @@ def render_scene(
     t = np.asarray(idx, dtype=np.float32)[:, None, None]  # [F, 1, 1]
     y, x = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
 
-    g = p["grating"]
-    along = x * np.cos(g["dir"]) + y * np.sin(g["dir"])
-    wave = g["amp"] * np.sin(g["freq"] * (along - g["speed"] * t) + g["phase"])  # [F, H, W]
-    frames = np.asarray(p["bg"], np.float32) + wave[..., None]
-    frames = np.broadcast_to(frames, (len(idx), s, s, 3)).copy()
-    for d in p["discs"]:
-        cx = np.mod(d["pos"][0] + d["vel"][0] * t, s)
-        cy = np.mod(d["pos"][1] + d["vel"][1] * t, s)
-        frames[(x - cx) ** 2 + (y - cy) ** 2 <= d["radius"] ** 2] = np.asarray(d["color"])
+    frames = _draw_backdrop(p, t, x, y, s)
 
     masks = []
     for ob in p["objects"]:
@@ -521,18 +519,9 @@ def render_scene(
         frames[mask] = np.asarray(ob["rgb"], np.float32)
         masks.append(mask)
 
-    flicker = np.asarray(p["flicker"], np.float32)[idx][:, None, None, None]
-    noise = np.stack(
-        [
-            np.random.default_rng([p["noise_seed"], i]).standard_normal((s, s, 3), np.float32)
-            for i in idx
-        ]
-    )
-    frames = frames + flicker + task.noise * noise
-    frames = np.clip(np.round(frames * 255), 0, 255).astype(np.uint8)
     object_masks = np.stack(masks)  # [O, F, H, W]
     return MotionShapesClip(
-        frames,
+        _finish(frames, p, idx, task),
         object_masks.any(0),
         idx,
         p["label"],
