@@ -543,6 +543,9 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--full", action="store_true", help="the full grid (all of the above at both values)"
     )
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's, one per core)"
+    )
     p.add_argument("--warmup", type=int, default=None)
     p.add_argument("--iters", type=int, default=None)
     p.add_argument("--repeats", type=int, default=3)
@@ -584,6 +587,10 @@ def settings_from_args(args) -> list[Setting]:
 
 
 def main(args) -> int:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads {args.threads} must be at least 1")
+        torch.set_num_threads(args.threads)
     settings = settings_from_args(args)
     cuda = torch.device(settings[0].device).type == "cuda"
     warmup = args.warmup if args.warmup is not None else (3 if cuda else 1)

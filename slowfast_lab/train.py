@@ -50,6 +50,7 @@ from .synthetic import CLASSES, GROUPS, TaskConfig, factor_hits, group_labels, m
 from .weights import load_model, save_checkpoint
 
 DEFAULT_TEST_SEED = 1000  # the recorded "fresh test split": never used for training
+CHANNELS_LAST = torch.channels_last_3d
 
 
 @dataclass
@@ -68,6 +69,9 @@ class TrainConfig:
         test_seed / test_clips: the fresh split evaluated at the end and stored in the meta.
         half_checkpoint: round the weights to float16 before the final evaluation and store them
             so (half the file size; loading gives float32 models with exactly those values).
+        channels_last: weights and clips in torch.channels_last_3d memory format (channels
+            innermost): the same network, 1.4-1.6x more clips/s for the tiny models on a CPU
+            (`python -m slowfast_lab bench --presets slowfast_tiny ... --channels-last both`).
     """
 
     model: SlowFastConfig | str = "slowfast_tiny"
@@ -89,6 +93,7 @@ class TrainConfig:
     test_seed: int = DEFAULT_TEST_SEED
     test_clips: int = 1000
     half_checkpoint: bool = False
+    channels_last: bool = True
     progress: bool = True
     log_every: int = 25
 
@@ -431,6 +436,8 @@ def train(
     try:
         data = make_dataset(cfg.seed, cfg.train_clips, task, progress=show)
         model = build_model(cfg.model).to(device)
+        if cfg.channels_last:
+            model.to(memory_format=CHANNELS_LAST)
         net: torch.nn.Module = model
         if world > 1:
             if cfg.sync_bn and device.type == "cuda":
@@ -500,6 +507,8 @@ def train(
                                 f"{shard.tolist()[:8]}...): the data is broken; {where()}"
                             )
                         inputs = model_inputs(model, slow.to(device), fast.to(device))
+                        if cfg.channels_last:
+                            inputs = [x.contiguous(memory_format=CHANNELS_LAST) for x in inputs]
                         loss = F.cross_entropy(net(*inputs), labels.to(device)) / cfg.shards
                         loss.backward()
                         step_loss += loss.detach()

@@ -62,6 +62,25 @@ def test_train_is_seeded_writes_checkpoint_and_record(tmp_path):
     assert result["accuracy"] == test["accuracy"] and result["groups"] == test["groups"]
 
 
+def test_channels_last_trains_the_same_network():
+    """channels_last_3d changes where the numbers sit in memory, not the network: the same seed
+    gives the same weights up to float rounding, stored in the memory format asked for."""
+    runs = {
+        cl: tr.train(dataclasses.replace(TINY, channels_last=cl, test_clips=0)).model
+        for cl in (True, False)
+    }
+    conv = runs[True].slow.stem.conv.conv.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last_3d) and not conv.is_contiguous()
+    assert runs[False].slow.stem.conv.conv.weight.is_contiguous()
+    fast, plain = _state(runs[True]), _state(runs[False])
+    for name, value in plain.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(fast[name], value, rtol=1e-3, atol=1e-4, msg=name)
+    torch.manual_seed(TINY.seed)  # the initial weights of both runs
+    start = _state(sfl.build_model(TINY.model))
+    assert not torch.equal(start["slow.stem.conv.conv.weight"], plain["slow.stem.conv.conv.weight"])
+
+
 def test_accuracy_report_groups_and_confusion():
     labels = torch.arange(10).repeat(2)
     preds = labels.clone()
