@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("preset", nargs="?", default="slowfast_4x16_r50")
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides")
+    p.add_argument(
+        "--boxes", type=int, default=1, help="person boxes per view (detection presets; default 1)"
+    )
     p.set_defaults(func=_complexity)
     p = sub.add_parser("train", help="train a model on MotionShapes (also under torchrun)")
     _add_train_args(p)
@@ -244,8 +247,9 @@ def _parse_overrides(pairs: list[str], option: str = "--set") -> dict:
 
 
 def _complexity(args: argparse.Namespace) -> int:
-    c = complexity(args.preset, crop_size=args.crop, **_parse_overrides(args.set))
-    print(f"{args.preset} at {args.crop}^2: {c.summary()}; Fast share {c.fast_share:.1%}")
+    c = complexity(args.preset, crop_size=args.crop, boxes=args.boxes, **_parse_overrides(args.set))
+    boxes = f", {args.boxes} box(es)" if c.config.head == "detect" else ""
+    print(f"{args.preset} at {args.crop}^2{boxes}: {c.summary()}; Fast share {c.fast_share:.1%}")
     return 0
 
 
