@@ -45,7 +45,8 @@ def roi_align(
     * sampling_ratio > 0 takes that many samples per bin along each axis; 0 takes
       ceil(box size / output size) of them, which differs from box to box.
     * A sample more than one pixel outside the map counts as 0; one within a pixel of the border
-      reads the border. An empty or inverted box gives zeros. K = 0 gives an empty result.
+      reads the border. With sampling_ratio 0 an empty or inverted box gives zeros (no samples);
+      with sampling_ratio > 0 it is still sampled, as in torchvision. K = 0: an empty result.
 
     Vectorised and differentiable in `features` (like torchvision, not in `boxes`): bilinear
     sampling and bin averaging are separable, so each box becomes two small interpolation
