@@ -56,10 +56,14 @@ def roi_align(
     _check_roi_args(features, boxes, sampling_ratio, spatial_scale)
     n, c, h, w = features.shape
     k = boxes.shape[0]
-    out = features.new_zeros(k, c, oh, ow)
     if k == 0:
-        return out
-    rois = boxes.detach().to(features.dtype)
+        return features.new_zeros(k, c, oh, ow)
+    # Coordinates and interpolation weights in float32 at least (as torchvision under autocast):
+    # in bfloat16, input pixels 256-512 would round to steps of 2.
+    dtype = torch.promote_types(features.dtype, torch.float32)
+    out = features.new_zeros(k, c, oh, ow, dtype=dtype)
+    feats = features.to(dtype)
+    rois = boxes.detach().to(dtype)
     offset = 0.5 if aligned else 0.0
     x1, y1, x2, y2 = (rois[:, i] * spatial_scale - offset for i in range(1, 5))
     a_y = _interpolation_matrix(y1, y2, oh, h, sampling_ratio, aligned)  # [K, oh, H]
@@ -67,9 +71,9 @@ def roi_align(
     index = rois[:, 0].long()
     for b in index.unique().tolist():  # the boxes of one clip at a time: no copy of its map per box
         sel = (index == b).nonzero().squeeze(1)
-        rows = torch.einsum("kph,chw->kcpw", a_y[sel], features[b])
+        rows = torch.einsum("kph,chw->kcpw", a_y[sel], feats[b])
         out = out.index_copy(0, sel, torch.einsum("kcpw,kqw->kcpq", rows, a_x[sel]))
-    return out
+    return out.to(features.dtype)
 
 
 def _interpolation_matrix(

@@ -100,6 +100,11 @@ def export_model(
     """Write `model` (put in eval mode) to `path` in format `fmt`; refuses an existing file
     unless `overwrite`. The file is written beside the target and renamed when complete."""
     _check_format(fmt)
+    if model.config.head == "detect":
+        raise ExportError(
+            "this model is an action detector (head='detect'), whose forward also takes person "
+            "boxes; export takes classification and multi-label models"
+        )
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists: choose another --out, or pass --overwrite")
@@ -136,8 +141,8 @@ def _torch_export(model: VideoNet, inputs: tuple[torch.Tensor, ...]):
 def _require_onnx() -> None:
     if importlib.util.find_spec("onnx") is None:
         raise ExportError(
-            "--format onnx needs the onnx package, which is not installed: `pip install onnx` "
-            "(and onnxruntime to run the file); torchscript and exported work without it"
+            "--format onnx needs the onnx package, which is not installed: `pip install onnx "
+            "onnxscript` (and onnxruntime to run the file); torchscript and exported work without it"
         )
 
 
@@ -200,8 +205,7 @@ def export_and_check(
     error exceeds `tolerance`."""
     model = model.eval().cpu()
     path = export_model(model, path, fmt, example_inputs(model, crop, batch, 0), overwrite)
-    check_batch = batch + 1 if fmt in ("onnx", "exported", "torchscript") else batch
-    check = example_inputs(model, crop, check_batch, seed=1)
+    check = example_inputs(model, crop, batch + 1, seed=1)  # every format: another batch size
     try:
         with torch.no_grad():
             want = model(*check)

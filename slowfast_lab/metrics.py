@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def _array(x, dtype=np.float64, name: str = "array") -> np.ndarray:
@@ -31,7 +32,7 @@ def _array(x, dtype=np.float64, name: str = "array") -> np.ndarray:
         raise ValueError(f"{name}: cannot read {type(x).__name__} as numbers ({err})") from None
 
 
-def box_iou(a, b) -> np.ndarray:
+def box_iou(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Intersection over union of every box in `a` [M, 4] with every box in `b` [N, 4] -> [M, N].
 
     Boxes are (x1, y1, x2, y2) in continuous coordinates (area (x2 - x1) (y2 - y1)); an empty
@@ -46,7 +47,7 @@ def box_iou(a, b) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def average_precision(scores, targets) -> float | None:
+def average_precision(scores: ArrayLike, targets: ArrayLike) -> float | None:
     """Average precision of one class: sum_n (R_n - R_{n-1}) P_n over the distinct score
     thresholds from the highest down (scikit-learn's `average_precision_score`; tied scores form
     one threshold). Equivalently, the mean over positives of the precision among all samples
@@ -70,7 +71,7 @@ def average_precision(scores, targets) -> float | None:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def class_aps(scores, targets) -> list[float | None]:
+def class_aps(scores: ArrayLike, targets: ArrayLike) -> list[float | None]:
     """Average precision per class (column) of scores [N, C] against targets [N, C]."""
     s, t = _array(scores, name="scores"), _array(targets, name="targets")
     if s.ndim != 2 or s.shape != t.shape:
@@ -80,7 +81,7 @@ def class_aps(scores, targets) -> list[float | None]:
     return [average_precision(s[:, c], t[:, c]) for c in range(s.shape[1])]
 
 
-def clip_map(scores, targets, names: Sequence[str] | None = None) -> dict:
+def clip_map(scores: ArrayLike, targets: ArrayLike, names: Sequence[str] | None = None) -> dict:
     """Charades-style clip mAP: {"map": mean AP over the classes with at least one positive
     clip, "per_class": {name: AP or None}, "prior": {name: share of positive clips}} (the
     prior is the AP of a scorer that knows nothing).
@@ -111,7 +112,9 @@ def voc_ap(precision: np.ndarray, recall: np.ndarray) -> float:
     return float(np.sum((r[steps] - r[steps - 1]) * p[steps]))
 
 
-def match_detections(det_boxes, det_scores, gt_boxes, iou: float = 0.5) -> np.ndarray:
+def match_detections(
+    det_boxes: ArrayLike, det_scores: ArrayLike, gt_boxes: ArrayLike, iou: float = 0.5
+) -> np.ndarray:
     """Which detections of one frame and one action are true positives: bool [D].
 
     Detections in score order, each takes the ground-truth box it overlaps most; it is a true
@@ -132,8 +135,8 @@ def match_detections(det_boxes, det_scores, gt_boxes, iou: float = 0.5) -> np.nd
 
 
 def frame_map(
-    detections: tuple,
-    ground_truth: tuple,
+    detections: tuple[ArrayLike, ArrayLike, ArrayLike],
+    ground_truth: tuple[ArrayLike, ArrayLike, ArrayLike],
     iou: float = 0.5,
     names: Sequence[str] | None = None,
 ) -> dict:
@@ -154,10 +157,10 @@ def frame_map(
         raise ValueError(f"iou={iou}: the overlap threshold must be in (0, 1] (AVA uses 0.5)")
     if len(detections) != 3 or len(ground_truth) != 3:
         raise ValueError("detections and ground_truth are each (frames, boxes, scores/labels)")
-    d_frames = _array(detections[0], np.int64, "detection frames").reshape(-1)
+    d_ids = _frame_ids(detections[0])
     d_boxes = _array(detections[1], name="detection boxes").reshape(-1, 4)
     d_scores = _array(detections[2], name="detection scores")
-    g_frames = _array(ground_truth[0], np.int64, "ground-truth frames").reshape(-1)
+    g_ids = _frame_ids(ground_truth[0])
     g_boxes = _array(ground_truth[1], name="ground-truth boxes").reshape(-1, 4)
     g_labels = _array(ground_truth[2], name="ground-truth labels") > 0
     if d_scores.ndim != 2 or g_labels.ndim != 2 or d_scores.shape[1] != g_labels.shape[1]:
@@ -165,12 +168,21 @@ def frame_map(
             f"detection scores {d_scores.shape} and ground-truth labels {g_labels.shape} must be "
             "[boxes, actions] with the same actions"
         )
+    # Any hashable ids (ints, float timestamps, AVA's "video,timestamp" strings) -> 0..F-1.
+    _, codes = np.unique(np.concatenate([d_ids, g_ids]), return_inverse=True)
+    d_frames, g_frames = codes[: len(d_ids)], codes[len(d_ids) :]
     if not len(d_frames) == len(d_boxes) == len(d_scores):
         raise ValueError("detections: frames, boxes and scores need one row per detected box")
     if not len(g_frames) == len(g_boxes) == len(g_labels):
         raise ValueError("ground truth: frames, boxes and labels need one row per box")
     actions = d_scores.shape[1]
     names = list(names) if names is not None else [str(a) for a in range(actions)]
+    if len(names) != actions:
+        raise ValueError(f"names has {len(names)} entries for {actions} actions")
+    # The boxes of each frame, found once (not once per action and frame).
+    d_by_frame = _group_by(d_frames)
+    g_by_frame = _group_by(g_frames)
+    none = np.zeros(0, np.int64)
     per_action: dict[str, float | None] = {}
     for a in range(actions):
         gt = g_labels[:, a]
@@ -178,9 +190,9 @@ def frame_map(
             per_action[names[a]] = None
             continue
         tp = np.zeros(len(d_frames), bool)
-        for f in np.unique(d_frames):
-            dsel = np.nonzero(d_frames == f)[0]
-            gsel = gt & (g_frames == f)
+        for f, dsel in d_by_frame.items():
+            gsel = g_by_frame.get(f, none)
+            gsel = gsel[gt[gsel]]
             tp[dsel] = match_detections(d_boxes[dsel], d_scores[dsel, a], g_boxes[gsel], iou)
         order = np.argsort(-d_scores[:, a], kind="stable")
         hits = np.cumsum(tp[order])
@@ -188,6 +200,22 @@ def frame_map(
         per_action[names[a]] = voc_ap(precision, hits / gt.sum())
     valid = [v for v in per_action.values() if v is not None]
     return {"map": float(np.mean(valid)) if valid else None, "per_action": per_action, "iou": iou}
+
+
+def _frame_ids(ids: ArrayLike) -> np.ndarray:
+    ids = np.asarray(ids.detach().cpu().numpy() if hasattr(ids, "detach") else ids)
+    if ids.dtype == object:
+        ids = ids.astype(str)
+    return ids.reshape(-1)
+
+
+def _group_by(codes: np.ndarray) -> dict[int, np.ndarray]:
+    """{code: indices of the rows with that code}, in one sort."""
+    if len(codes) == 0:
+        return {}
+    order = np.argsort(codes, kind="stable")
+    values, starts = np.unique(codes[order], return_index=True)
+    return dict(zip(values.tolist(), np.split(order, starts[1:]), strict=True))
 
 
 __all__ = [

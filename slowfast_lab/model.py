@@ -387,7 +387,8 @@ class VideoNet(nn.Module):
             )
         if self.training:
             # BatchNorm in train mode needs 2+ values per channel; the fewest are after res5.
-            h, w = -(-x.shape[3] // 32), -(-x.shape[4] // 32)
+            stride = self.config.output_stride
+            h, w = -(-x.shape[3] // stride), -(-x.shape[4] // stride)
             if x.shape[0] * x.shape[2] * h * w < 2:
                 raise ShapeError(
                     f"{name} {list(x.shape)} leaves batch norm one value per channel after res5 "

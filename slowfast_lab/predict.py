@@ -114,11 +114,13 @@ def load_predictor(
                 "data_samples/checkpoints/ (e.g. motionshapes_slowfast_tiny.pt)"
             )
         model = load_model(checkpoint)
+        _refuse_detector(model, str(checkpoint))
         return _checkpoint_predictor(model, Path(checkpoint))
     if weights is not None and not Path(weights).is_file():
         raise WeightsMissing(f"weights file {weights} does not exist: {_download_hint(preset)}")
     found = Path(weights) if weights is not None else find_weights(preset)
     model = build_model(preset)
+    _refuse_detector(model, preset)
     if found is None and not random_weights:
         raise WeightsMissing(
             f"no official weights for {preset} found (looked in ${WEIGHTS_ENV} = "
@@ -131,6 +133,15 @@ def load_predictor(
     classes = kinetics400_classes() if n == 400 else ()
     source = f"official weights {found}" if found else "RANDOM weights"
     return Predictor(model.eval(), preset, classes, 256, found is None, "rgb", source)
+
+
+def _refuse_detector(model: VideoNet, name: str) -> None:
+    """Before any video is decoded: a detector needs person boxes, which predict has no source of."""
+    if model.config.head == "detect":
+        raise ValueError(
+            f"{name} is an action detector (head='detect'): it scores person boxes, which predict "
+            "does not find; predict takes classification and multi-label models"
+        )
 
 
 def _checkpoint_predictor(model: VideoNet, path: Path) -> Predictor:

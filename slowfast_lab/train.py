@@ -45,7 +45,15 @@ from tqdm.auto import tqdm
 
 from .config import SlowFastConfig, get_config
 from .model import VideoNet, build_model, loss_for, model_inputs
-from .synthetic import CLASSES, GROUPS, TaskConfig, factor_hits, group_labels, make_dataset
+from .synthetic import (
+    CLASSES,
+    GROUPS,
+    MotionShapesData,
+    TaskConfig,
+    factor_hits,
+    group_labels,
+    make_dataset,
+)
 from .weights import load_model, save_checkpoint
 
 DEFAULT_TEST_SEED = 1000  # the recorded "fresh test split": never used for training
@@ -221,39 +229,37 @@ _RESUME_IGNORED = ("progress", "threads", "log_every")  # may change between a r
 MAX_DATA_BYTES = 16 * 2**30  # rendered clips are kept in memory
 
 
-def head_of(model_config: SlowFastConfig) -> str:
-    """The model's head: "classify" (softmax over classes), "multilabel" (a sigmoid per class) or
-    "detect" (a sigmoid per action for every box)."""
-    return model_config.head
+class BrokenBatch(ValueError):
+    """A training batch holds NaN/Inf values (found before the forward pass)."""
 
 
 def batch_loss(
     net: torch.nn.Module,
     model: VideoNet,
-    data,
+    data: MotionShapesData,
     index: torch.Tensor,
     device: torch.device,
     channels_last: bool = False,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """(loss, model inputs) of the clips `index`, the loss chosen by the head: cross-entropy
-    over classes; binary cross-entropy with logits per action for "multilabel" (the clip's set of
-    actions, Charades) and "detect" (every object's keyframe box and its actions, AVA: training
-    uses the ground-truth boxes). `channels_last`: the clips in channels_last_3d memory format."""
-
-    def inputs_of(slow: torch.Tensor, fast: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        inputs = model_inputs(model, slow.to(device), fast.to(device))
-        if channels_last:
-            inputs = tuple(x.contiguous(memory_format=CHANNELS_LAST) for x in inputs)
-        return inputs
-
-    loss = loss_for(model.config)  # the model's head says which
-    if head_of(model.config) == "detect":
+) -> torch.Tensor:
+    """The loss of the clips `index`, chosen by the head: cross-entropy over classes; binary
+    cross-entropy with logits per action for "multilabel" (the clip's set of actions, Charades)
+    and "detect" (every object's keyframe box and its actions, AVA: training uses the
+    ground-truth boxes). `channels_last`: the clips in channels_last_3d memory format.
+    Raises BrokenBatch before the forward pass (which would update BN statistics) when the
+    clips hold NaN/Inf."""
+    boxes = None
+    if model.config.head == "detect":
         slow, fast, boxes, targets = data.detection_batch(index)
-        inputs = inputs_of(slow, fast)
-        return loss(net(*inputs, boxes=boxes.to(device)), targets.to(device)), inputs
-    slow, fast, labels = data.batch(index)
-    inputs = inputs_of(slow, fast)
-    return loss(net(*inputs), labels.to(device)), inputs
+        boxes = boxes.to(device)
+    else:
+        slow, fast, targets = data.batch(index)
+    if not _finite(slow, fast):
+        raise BrokenBatch(f"clips {index.tolist()[:8]}... hold NaN/Inf values")
+    inputs = model_inputs(model, slow.to(device), fast.to(device))
+    if channels_last:
+        inputs = tuple(x.contiguous(memory_format=CHANNELS_LAST) for x in inputs)
+    logits = net(*inputs, boxes=boxes) if boxes is not None else net(*inputs)
+    return loss_for(model.config)(logits, targets.to(device))
 
 
 def record_path_of(cfg: TrainConfig) -> str | None:
@@ -309,7 +315,7 @@ def check_train_config(cfg: TrainConfig) -> None:
         task = cfg.task_config()  # also checks the model preset and its overrides
     except (TypeError, ValueError) as err:
         raise ConfigError(f"task {cfg.task}: {err}") from None
-    head = head_of(cfg.model)
+    head = cfg.model.head
     if task.multilabel != (head in ("multilabel", "detect")):
         fix = (
             "--set head=multilabel or --set head=detect"
@@ -545,13 +551,13 @@ def train(
                     opt.zero_grad(set_to_none=True)
                     step_loss = torch.zeros((), device=device)
                     for shard in local.chunk(cfg.shards):
-                        slow, fast, _ = data.batch(shard)
-                        if not _finite(slow, fast):  # before the forward updates BN statistics
+                        try:
+                            loss = batch_loss(net, model, data, shard, device, cfg.channels_last)
+                        except BrokenBatch:
                             raise TrainingError(
                                 f"step {step}: the training batch holds NaN/Inf values (clips "
                                 f"{shard.tolist()[:8]}...): the data is broken; {where()}"
-                            )
-                        loss = batch_loss(net, model, data, shard, device, cfg.channels_last)[0]
+                            ) from None
                         loss = loss / cfg.shards
                         loss.backward()
                         step_loss += loss.detach()
@@ -750,7 +756,7 @@ def evaluate(
     `detect.evaluate_actions`: {"metric", "map", "per_action", "groups", ...}.
     """
     task = task or task_of(model)
-    if head_of(model.config) != "classify":
+    if model.config.head != "classify":
         from .detect import evaluate_actions  # mAPs: the metrics of Charades and AVA
 
         return evaluate_actions(model, seed, clips, task, batch_size, progress)
@@ -792,7 +798,6 @@ def command_line() -> str:
 __all__ = [
     "CLASSES",
     "batch_loss",
-    "head_of",
     "GROUPS",
     "TrainConfig",
     "TrainResult",

@@ -41,14 +41,14 @@ def test_the_loss_follows_the_head():
     index = torch.arange(4)
     torch.manual_seed(0)
     det = sfl.build_model(TINY.model)
-    loss, _ = tr.batch_loss(det, det, data, index, torch.device("cpu"))
+    loss = tr.batch_loss(det, det, data, index, torch.device("cpu"))
     slow, fast, boxes, targets = data.detection_batch(index)
     want = torch.nn.functional.binary_cross_entropy_with_logits(
         det(slow, fast, boxes=boxes), targets
     )
     torch.testing.assert_close(loss, want)
     ml = sfl.build_model(TINY.model.replace(head="multilabel"))
-    loss, _ = tr.batch_loss(ml, ml, data, index, torch.device("cpu"))
+    loss = tr.batch_loss(ml, ml, data, index, torch.device("cpu"))
     want = torch.nn.functional.binary_cross_entropy_with_logits(ml(slow, fast), data.labels[:4])
     torch.testing.assert_close(loss, want)
 

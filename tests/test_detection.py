@@ -277,3 +277,14 @@ def test_checkpoints_written_before_the_head_fields_still_load(tmp_path) -> None
         del payload["config"][name]
     torch.save(payload, path)
     assert load_model(path).config == model.config
+
+
+def test_roi_align_keeps_float32_coordinates_for_bfloat16_features():
+    """In bfloat16, input pixels 256-512 round to steps of 2: the sampling grid stays float32."""
+    g = torch.Generator().manual_seed(0)
+    features = torch.randn(1, 4, 32, 32, generator=g)
+    boxes = torch.tensor([[0.0, 301.0, 297.0, 383.0, 411.0]])
+    want = roi_align(features, boxes, 7, 1 / 16)
+    got = roi_align(features.bfloat16(), boxes, 7, 1 / 16)
+    assert got.dtype == torch.bfloat16
+    assert (got.float() - want).abs().max() <= 0.02 * want.abs().max()

@@ -87,3 +87,10 @@ def test_cli_exports_a_shipped_checkpoint(tmp_path: Path, capsys) -> None:
     assert main(["export", str(src), "--format", "torchscript", "--out", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert export.default_path("runs/a.pt", "onnx") == Path("runs/a.onnx")
+
+
+def test_a_detector_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    det = sfl.build_model("slowfast_tiny", head="detect").eval()
+    with pytest.raises(export.ExportError, match="person boxes"):
+        export.export_model(det, tmp_path / "d.pt2", "exported")
+    assert not list(tmp_path.iterdir())

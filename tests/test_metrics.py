@@ -150,3 +150,17 @@ def test_frame_map_errors():
         frame_map(gt, gt, iou=0)
     with pytest.raises(ValueError, match="same actions"):
         frame_map(([0], [[0, 0, 1, 1]], [[0.5]]), gt)
+
+
+def test_frame_map_takes_any_frame_ids_and_checks_names():
+    """AVA frames are "video,timestamp" strings or float seconds: 902.5 is not 902.0."""
+    box = [0.0, 0.0, 10.0, 10.0]
+    gt = (["v,902.0", "v,902.5"], [box, box], [[1], [0]])
+    det = (["v,902.5", "v,902.0"], [box, box], [[0.9], [0.1]])
+    # the high score sits on frame 902.5, which has no positive box: AP 1/2, not 1
+    assert frame_map(det, gt)["map"] == pytest.approx(0.5)
+    floats = frame_map(([902.5, 902.0], [box, box], [[0.9], [0.1]]),
+                               ([902.0, 902.5], [box, box], [[1], [0]]))  # fmt: skip
+    assert floats["map"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="names has 2 entries for 1 actions"):
+        frame_map(det, gt, names=["a", "b"])

@@ -175,3 +175,8 @@ def test_cli_predict_writes_json_and_video_and_refuses_to_overwrite(shapes_video
     assert probe(out).width == 720
     assert main(["predict", str(path), "--attribution", "--checkpoint", str(CHECKPOINT)]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_a_detector_is_refused_before_any_decoding() -> None:
+    with pytest.raises(ValueError, match="action detector"):
+        predict.load_predictor(preset="slowfast_8x8_r50_ava", random_weights=True)
