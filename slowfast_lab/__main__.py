@@ -13,7 +13,7 @@ from .book import build_book
 from .complexity import complexity
 from .config import ConfigError, get_config
 from .export import FORMATS, default_path, export_and_check
-from .finetune import FREEZE, FinetuneConfig, finetune
+from .finetune import FREEZE, FinetuneConfig, evaluate_folder, finetune
 from .model import build_model
 from .predict import (
     MODES,
@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1000, help="test split (not a training seed)")
     p.add_argument("--clips", type=int, default=500)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--data", help="a fine-tuned checkpoint: its video folder / CSV (default: the "
+                   "one it was fine-tuned on)")  # fmt: skip
+    p.add_argument("--split", choices=("train", "val", "all"), default="val",
+                   help="with a fine-tuned checkpoint: which split (default val)")  # fmt: skip
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser(
@@ -342,9 +346,29 @@ def _finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_finetuned(path: str) -> bool:
+    from .weights import read_checkpoint
+
+    try:
+        return read_checkpoint(path).get("meta", {}).get("kind") == "finetune"
+    except (ValueError, OSError):  # evaluate_checkpoint reports what is wrong with the file
+        return False
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     if args.clips < 1:
         raise ValueError(f"--clips {args.clips} must be >= 1 (500 gives about +-2% accuracy)")
+    if args.data or _is_finetuned(args.checkpoint):
+        r = evaluate_folder(args.checkpoint, args.data, args.split)
+        if args.json:
+            print(json.dumps(r))
+        else:
+            per = ", ".join(
+                f"{c} {100 * a:.1f}%" for c, a in r["per_class"].items() if a is not None
+            )
+            print(f"{args.checkpoint}: accuracy {100 * r['accuracy']:.1f}% ({per}) on the "
+                  f"{args.split} split of {r['data']}, {r['clips']} videos")  # fmt: skip
+        return 0
     r = evaluate_checkpoint(args.checkpoint, args.seed, args.clips, progress=not args.json)
     if args.json:
         print(json.dumps(r))

@@ -5,6 +5,7 @@
                                      freeze="res2", epochs=5, out="mine.pt"))
     result.record["val_accuracy"]        # one per epoch
     model = load_model("mine.pt")        # its meta names the classes: `predict` labels with them
+    evaluate_folder("mine.pt")           # accuracy on the val split it held out
 
 * The preset is built with one output per class of the data (`datasets.VideoFolder`); the weights
   (our .pt checkpoints, PySlowFast / PyTorchVideo files) are loaded without their head.
@@ -46,7 +47,7 @@ from .train import (
     machine_load,
     record_path_of,
 )
-from .weights import load_weights, save_checkpoint
+from .weights import load_model, load_weights, save_checkpoint
 
 FREEZE = ("none", "stem", "res2", "res3", "res4", "res5")
 _LATERAL_AFTER = {"stem": "fuse1", "res2": "fuse2", "res3": "fuse3", "res4": "fuse4"}
@@ -236,6 +237,35 @@ def evaluate_videos(
     }
 
 
+def evaluate_folder(
+    checkpoint: str | Path,
+    data: str | Path | None = None,
+    split: str = "val",
+    batch_size: int = 8,
+    workers: int = 0,
+) -> dict:
+    """Accuracy of a fine-tuned checkpoint on the `split` of `data` (default: the data it was
+    fine-tuned on), with the sampling, crop, split fraction and seed of its run (from its meta)."""
+    model = load_model(checkpoint)
+    meta = model.checkpoint_meta
+    if meta.get("kind") != "finetune":
+        raise ValueError(
+            f"{checkpoint} was not made by finetune (no class names of a video folder in its "
+            "meta); evaluate MotionShapes checkpoints without --data"
+        )
+    run = meta["config"]
+    mc = model.config
+    videos = VideoFolder(
+        data or run["data"], split, val_fraction=run["val_fraction"], seed=run["seed"],
+        T=mc.T, tau=mc.tau, alpha=mc.alpha, size=meta["input_size"],
+        fast_input=run["fast_input"], pad=run["pad"], skip_unreadable=run["skip_unreadable"],
+        classes=meta["classes"], train=False,
+    )  # fmt: skip
+    report = evaluate_videos(model, videos, batch_size, workers)
+    report.update(checkpoint=str(checkpoint), data=str(videos.data), split=split)
+    return report
+
+
 # ------------------------------------------------------------------------------------------------
 # The loop
 # ------------------------------------------------------------------------------------------------
@@ -382,6 +412,7 @@ __all__ = [
     "FinetuneResult",
     "check_finetune_config",
     "datasets_for",
+    "evaluate_folder",
     "evaluate_videos",
     "finetune",
     "freeze",

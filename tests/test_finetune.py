@@ -10,7 +10,7 @@ import torch
 from _video_folders import CLASSES, motionshapes_folder
 
 from slowfast_lab.__main__ import main
-from slowfast_lab.finetune import FinetuneConfig, finetune, frozen_modules
+from slowfast_lab.finetune import FinetuneConfig, evaluate_folder, finetune, frozen_modules
 from slowfast_lab.model import build_model
 from slowfast_lab.paths import data_samples
 from slowfast_lab.predict import load_predictor, predict_video
@@ -79,6 +79,9 @@ def test_checkpoint_round_trip(run, folder) -> None:
                          progress=False)  # fmt: skip
     assert pred.predictor.classes == CLASSES
     assert pred.top(1)[0]["class"] in CLASSES
+    again = evaluate_folder(cfg.out)  # the same val split, sampling and crop as the run's
+    assert again["clips"] == 6 and again["accuracy"] == result.record["val"]["accuracy"]
+    assert again["confusion"] == result.record["val"]["confusion"]
 
 
 def test_refuses_to_overwrite(run) -> None:
@@ -110,6 +113,10 @@ def test_cli(folder, tmp_path, capsys) -> None:
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["checkpoint"] == str(out) and len(printed["val_accuracy"]) == 1
     assert out.with_suffix(".json").is_file()
+    assert main(["evaluate", str(out), "--json"]) == 0  # a fine-tuned checkpoint: its videos
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["clips"] == 6 and evaluated["split"] == "val"
+    assert evaluated["accuracy"] == printed["val_accuracy"][-1]
     assert main(args) == 2  # refuses to overwrite
     assert "already exists" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
