@@ -13,6 +13,7 @@ from .book import build_book
 from .complexity import complexity
 from .config import ConfigError, get_config
 from .export import FORMATS, default_path, export_and_check
+from .finetune import FREEZE, FinetuneConfig, evaluate_folder, finetune
 from .model import build_model
 from .predict import (
     MODES,
@@ -59,11 +60,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the resumable state <out>.partial every N steps (0: only on Ctrl-C)")  # fmt: skip
     p.set_defaults(func=_train)
 
+    p = sub.add_parser("finetune", help="fine-tune a pretrained network on your own videos")
+    p.add_argument("data", help="a folder DATA/CLASS/*.mp4 (or DATA/train/, DATA/val/), or a "
+                   "CSV of path,label[,start,end]")  # fmt: skip
+    p.add_argument("--preset", default="slowfast_tiny", help="the network (default slowfast_tiny)")
+    p.add_argument("--weights", help="pretrained weights (ours or official), loaded without head")
+    p.add_argument("--freeze", choices=FREEZE, default="none",
+                   help="keep the network fixed up to this stage (default none)")  # fmt: skip
+    d = FinetuneConfig(data="")
+    for name in ("epochs", "batch_size", "workers", "threads", "seed", "size"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="per-class share held out for validation (without train/ and val/)")  # fmt: skip
+    p.add_argument("--no-flip", dest="hflip", action="store_false",
+                   help="no horizontal flips (when a mirror changes the class)")  # fmt: skip
+    p.add_argument("--fast-input", choices=("rgb", "gray", "timediff"), default="rgb")
+    p.add_argument("--pad", action="store_true", help="use videos shorter than one clip (padded)")
+    p.add_argument("--skip-unreadable", action="store_true",
+                   help="skip unusable videos with a warning instead of stopping")  # fmt: skip
+    p.add_argument("--out", default="finetuned.pt",
+                   help="checkpoint path (a JSON record is written beside it)")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace an existing checkpoint / record")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_finetune)
+
     p = sub.add_parser("evaluate", help="accuracy of a MotionShapes checkpoint on a fresh split")
     p.add_argument("checkpoint")
     p.add_argument("--seed", type=int, default=1000, help="test split (not a training seed)")
     p.add_argument("--clips", type=int, default=500)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--data", help="a fine-tuned checkpoint: its video folder / CSV (default: the "
+                   "one it was fine-tuned on)")  # fmt: skip
+    p.add_argument("--split", choices=("train", "val", "all"), default="val",
+                   help="with a fine-tuned checkpoint: which split (default val)")  # fmt: skip
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser(
@@ -302,9 +332,43 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(args: argparse.Namespace) -> int:
+    cfg = FinetuneConfig(
+        data=args.data, preset=args.preset, weights=args.weights, freeze=args.freeze,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, workers=args.workers,
+        val_fraction=args.val_fraction, seed=args.seed, size=args.size, hflip=args.hflip,
+        fast_input=args.fast_input, pad=args.pad, skip_unreadable=args.skip_unreadable,
+        threads=args.threads, out=args.out, progress=not args.quiet,
+    )  # fmt: skip
+    rec = finetune(cfg, command=command_line(), overwrite=args.force).record
+    keys = ("val_accuracy", "train_time_s", "clips_per_s", "data_wait_share", "checkpoint")
+    print(json.dumps({k: rec.get(k) for k in keys}))
+    return 0
+
+
+def _is_finetuned(path: str) -> bool:
+    from .weights import read_checkpoint
+
+    try:
+        return read_checkpoint(path).get("meta", {}).get("kind") == "finetune"
+    except (ValueError, OSError):  # evaluate_checkpoint reports what is wrong with the file
+        return False
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     if args.clips < 1:
         raise ValueError(f"--clips {args.clips} must be >= 1 (500 gives about +-2% accuracy)")
+    if args.data or _is_finetuned(args.checkpoint):
+        r = evaluate_folder(args.checkpoint, args.data, args.split)
+        if args.json:
+            print(json.dumps(r))
+        else:
+            per = ", ".join(
+                f"{c} {100 * a:.1f}%" for c, a in r["per_class"].items() if a is not None
+            )
+            print(f"{args.checkpoint}: accuracy {100 * r['accuracy']:.1f}% ({per}) on the "
+                  f"{args.split} split of {r['data']}, {r['clips']} videos")  # fmt: skip
+        return 0
     r = evaluate_checkpoint(args.checkpoint, args.seed, args.clips, progress=not args.json)
     if args.json:
         print(json.dumps(r))

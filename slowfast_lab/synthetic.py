@@ -876,3 +876,43 @@ def describe_classes() -> str:
     for i, c in enumerate(CLASSES):
         lines.append(f"{i:>2}  {c.name:<20} {c.group:<18} {c.shape:<7} {c.texture:<8} {c.motion}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# A folder of video files (for `datasets.VideoFolder` and `python -m slowfast_lab finetune`)
+# ------------------------------------------------------------------------------------------------
+
+
+def write_folder(
+    root: str | os.PathLike,
+    classes: tuple[str, ...] = ("L-still", "L-cw", "L-ccw"),
+    clips_per_class: int = 8,
+    seed: int = 0,
+    task: TaskConfig = TaskConfig(),
+    fps: float = 25,
+    quality: int = 12,
+    suffix: str = ".mp4",
+) -> list[Path]:
+    """Write MotionShapes clips as video files, `root/CLASS/SEED_INDEX.mp4` (H.264, 4:4:4, crf
+    `quality`: the fine textures survive), the layout `datasets.VideoFolder` reads.
+
+    Clip k of a class is clip `index` of split `seed` (labels cycle, so index = class + 10 k): its
+    T tau raw frames, exactly the pixels `render_clip` gives (up to the encoder).
+    """
+    from .video import write_video
+
+    names = [c.name for c in task.classes]
+    unknown = [c for c in classes if c not in names]
+    if unknown or task.kind != "motionshapes":
+        raise ValueError(f"classes {unknown} are not MotionShapes classes ({', '.join(names)})")
+    written = []
+    for name in classes:
+        label = names.index(name)
+        for k in range(clips_per_class):
+            index = label + len(names) * k
+            clip = render_clip(seed, index, task)
+            path = Path(root) / name / f"{seed}_{index:05d}{suffix}"
+            written.append(
+                write_video(path, clip.frames, fps, "libx264", pix_fmt="yuv444p", quality=quality)
+            )
+    return written
