@@ -153,7 +153,10 @@ def _checkpoint_predictor(model: VideoNet, path: Path) -> Predictor:
     if len(classes) != model.config.num_classes:
         classes = ()
     size = int(meta.get("input_size") or task.size)
-    return Predictor(model.eval(), path.stem, classes, size, False, task.fast_view, str(path))
+    # A fine-tuned checkpoint records the Fast input it was trained with; ours follow their task.
+    run = meta.get("config") if meta.get("kind") == "finetune" else None
+    fast_input = run.get("fast_input", "rgb") if isinstance(run, dict) else task.fast_view
+    return Predictor(model.eval(), path.stem, classes, size, False, fast_input, str(path))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from slowfast_lab.finetune import FinetuneConfig, evaluate_folder, finetune, fro
 from slowfast_lab.model import build_model
 from slowfast_lab.paths import data_samples
 from slowfast_lab.predict import load_predictor, predict_video
-from slowfast_lab.weights import load_model
+from slowfast_lab.weights import load_model, save_checkpoint
 
 WEIGHTS = data_samples() / "checkpoints" / "motionshapes_slowfast_tiny.pt"
 
@@ -82,6 +82,16 @@ def test_checkpoint_round_trip(run, folder) -> None:
     again = evaluate_folder(cfg.out)  # the same val split, sampling and crop as the run's
     assert again["clips"] == 6 and again["accuracy"] == result.record["val"]["accuracy"]
     assert again["confusion"] == result.record["val"]["confusion"]
+
+
+def test_predict_feeds_the_fast_input_the_run_trained_with(run, tmp_path) -> None:
+    cfg, _ = run
+    assert load_predictor(cfg.out).fast_input == "rgb"
+    model = load_model(cfg.out)
+    meta = {**model.checkpoint_meta}
+    meta["config"] = {**meta["config"], "fast_input": "gray"}
+    save_checkpoint(model, tmp_path / "gray.pt", meta)
+    assert load_predictor(tmp_path / "gray.pt").fast_input == "gray"
 
 
 def test_refuses_to_overwrite(run) -> None:
