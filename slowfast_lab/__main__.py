@@ -12,6 +12,17 @@ from .bench import main as bench_main
 from .book import build_book
 from .complexity import complexity
 from .config import ConfigError, get_config
+from .export import FORMATS, default_path, export_and_check
+from .finetune import FREEZE, FinetuneConfig, evaluate_folder, finetune
+from .model import build_model
+from .predict import (
+    MODES,
+    load_predictor,
+    predict_video,
+    window_attributions,
+    write_json,
+    write_labelled_video,
+)
 from .results import compare, comparison_markdown, runs_for, scenes_markdown
 from .synthetic import TaskConfig
 from .train import (
@@ -35,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("preset", nargs="?", default="slowfast_4x16_r50")
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides")
+    p.add_argument(
+        "--boxes", type=int, default=1, help="person boxes per view (detection presets; default 1)"
+    )
     p.set_defaults(func=_complexity)
     p = sub.add_parser("train", help="train a model on MotionShapes (also under torchrun)")
     _add_train_args(p)
@@ -46,12 +60,50 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the resumable state <out>.partial every N steps (0: only on Ctrl-C)")  # fmt: skip
     p.set_defaults(func=_train)
 
+    p = sub.add_parser("finetune", help="fine-tune a pretrained network on your own videos")
+    p.add_argument("data", help="a folder DATA/CLASS/*.mp4 (or DATA/train/, DATA/val/), or a "
+                   "CSV of path,label[,start,end]")  # fmt: skip
+    p.add_argument("--preset", default="slowfast_tiny", help="the network (default slowfast_tiny)")
+    p.add_argument("--weights", help="pretrained weights (ours or official), loaded without head")
+    p.add_argument("--freeze", choices=FREEZE, default="none",
+                   help="keep the network fixed up to this stage (default none)")  # fmt: skip
+    d = FinetuneConfig(data="")
+    for name in ("epochs", "batch_size", "workers", "threads", "seed", "size"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="per-class share held out for validation (without train/ and val/)")  # fmt: skip
+    p.add_argument("--no-flip", dest="hflip", action="store_false",
+                   help="no horizontal flips (when a mirror changes the class)")  # fmt: skip
+    p.add_argument("--fast-input", choices=("rgb", "gray", "timediff"), default="rgb")
+    p.add_argument("--pad", action="store_true", help="use videos shorter than one clip (padded)")
+    p.add_argument("--skip-unreadable", action="store_true",
+                   help="skip unusable videos with a warning instead of stopping")  # fmt: skip
+    p.add_argument("--out", default="finetuned.pt",
+                   help="checkpoint path (a JSON record is written beside it)")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace an existing checkpoint / record")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_finetune)
+
     p = sub.add_parser("evaluate", help="accuracy of a MotionShapes checkpoint on a fresh split")
     p.add_argument("checkpoint")
     p.add_argument("--seed", type=int, default=1000, help="test split (not a training seed)")
     p.add_argument("--clips", type=int, default=500)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--data", help="a fine-tuned checkpoint: its video folder / CSV (default: the "
+                   "one it was fine-tuned on)")  # fmt: skip
+    p.add_argument("--split", choices=("train", "val", "all"), default="val",
+                   help="with a fine-tuned checkpoint: which split (default val)")  # fmt: skip
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser(
+        "actions-table", help="table of multi-label / detection runs (scenes with actions)"
+    )
+    p.add_argument("records", nargs="+", help="the runs' JSON records (written beside --out)")
+    p.add_argument("--results", default="data_samples/results/scenes_actions",
+                   help="table path without suffix (.md and .json)")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace an existing table")
+    p.set_defaults(func=_actions_table)
 
     p = sub.add_parser("compare", help="Slow-only / Fast-only / SlowFast laterals / beta table")
     _add_train_args(p)
@@ -98,8 +150,101 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", nargs="*", help="only lessons whose file name contains one of these (e.g. 01 06)"
     )
     p.set_defaults(func=_book)
+    p = sub.add_parser("predict", help="top-k per window of your own video; labelled copy")
+    p.add_argument("video")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument(
+        "--checkpoint", help="one of our checkpoints (e.g. data_samples/checkpoints/*.pt)"
+    )
+    src.add_argument("--weights", help="an official Kinetics-400 file for --preset")
+    p.add_argument(
+        "--preset", default="slowfast_8x8_r50", help="model of --weights (default 8x8 R50)"
+    )
+    p.add_argument("--random-weights", action="store_true",
+                   help="no weights found: run an untrained network (labelled RANDOM)")  # fmt: skip
+    p.add_argument("--mode", choices=MODES, default="auto",
+                   help="test: the paper's uniform clips; sliding: windows over time; auto: test "
+                   "up to 10 s")  # fmt: skip
+    p.add_argument("--clips", type=int, default=10, help="clips of the test mode")
+    p.add_argument(
+        "--stride", type=int, help="raw frames between sliding windows (default: one span)"
+    )
+    p.add_argument(
+        "--crops", type=int, choices=(1, 3), help="views per clip (default 3 in test mode)"
+    )
+    p.add_argument(
+        "--size", type=int, help="short side and crop (default: 256, or the task's size)"
+    )
+    p.add_argument("--batch", type=int, default=6, help="views per forward")
+    p.add_argument("--top", type=int, default=5, help="k of the top-k")
+    p.add_argument("--device", help="cpu, cuda, ... (default: the GPU if there is one)")
+    p.add_argument("--json", help="where to write the JSON record (default: <out>.json or "
+                   "<video stem>.predict.json)")  # fmt: skip
+    p.add_argument("--out", help="write a labelled copy of the video (mp4)")
+    p.add_argument("--attribution", action="store_true",
+                   help="with --out: Slow and Fast Grad-CAM maps beside each frame")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace existing --out / --json")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("export", help="TorchScript / ONNX / torch.export file, checked")
+    p.add_argument("checkpoint", help="our checkpoint, or an official file with --preset")
+    p.add_argument("--format", choices=FORMATS, default="exported")
+    p.add_argument("--preset", help="build this preset and load an official file into it")
+    p.add_argument("--out", help="output path (default: beside the checkpoint)")
+    p.add_argument("--crop", type=int, help="example clip size (default: the model's crop)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=_export)
     # Other modules add their commands here (weights, train, evaluate, bench, book).
     return parser
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if args.attribution and not args.out:
+        raise ValueError("--attribution draws onto the labelled video: give --out labelled.mp4 too")
+    for name in ("clips", "batch", "top", "size", "stride"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name} {value} must be >= 1")
+    json_path = Path(args.json) if args.json else (
+        Path(args.out).with_suffix(".json") if args.out else Path(Path(args.video).stem + ".predict.json")
+    )  # fmt: skip
+    for path in (json_path, Path(args.out) if args.out else None):  # refuse before any work
+        if path is not None and path.exists() and not args.overwrite:
+            raise FileExistsError(f"{path} exists: choose another path, or pass --overwrite")
+    predictor = load_predictor(args.checkpoint, args.weights, args.preset, args.random_weights)
+    pred = predict_video(
+        predictor, args.video, args.mode, args.clips, args.stride, args.crops, args.size,
+        args.batch, args.device, progress=not args.quiet,
+    )  # fmt: skip
+    print(pred)
+    if args.out:
+        maps = (
+            window_attributions(predictor, pred, progress=not args.quiet)
+            if args.attribution
+            else None
+        )
+        out = write_labelled_video(pred, args.out, min(args.top, 5), maps, overwrite=args.overwrite,
+                                   progress=not args.quiet)  # fmt: skip
+        print(f"labelled video: {out}")
+    write_json(pred.record(args.top), json_path, overwrite=args.overwrite)
+    print(f"JSON record: {json_path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .weights import load_model, load_weights
+
+    if args.preset:
+        model = load_weights(build_model(args.preset), args.checkpoint)
+    else:
+        model = load_model(args.checkpoint)
+    out = args.out or default_path(args.checkpoint, args.format)
+    result = export_and_check(model, out, args.format, crop=args.crop, overwrite=args.overwrite)
+    print(result.summary())
+    return 0
 
 
 def _book(args: argparse.Namespace) -> int:
@@ -132,8 +277,9 @@ def _parse_overrides(pairs: list[str], option: str = "--set") -> dict:
 
 
 def _complexity(args: argparse.Namespace) -> int:
-    c = complexity(args.preset, crop_size=args.crop, **_parse_overrides(args.set))
-    print(f"{args.preset} at {args.crop}^2: {c.summary()}; Fast share {c.fast_share:.1%}")
+    c = complexity(args.preset, crop_size=args.crop, boxes=args.boxes, **_parse_overrides(args.set))
+    boxes = f", {args.boxes} box(es)" if c.config.head == "detect" else ""
+    print(f"{args.preset} at {args.crop}^2{boxes}: {c.summary()}; Fast share {c.fast_share:.1%}")
     return 0
 
 
@@ -186,16 +332,78 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(args: argparse.Namespace) -> int:
+    cfg = FinetuneConfig(
+        data=args.data, preset=args.preset, weights=args.weights, freeze=args.freeze,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, workers=args.workers,
+        val_fraction=args.val_fraction, seed=args.seed, size=args.size, hflip=args.hflip,
+        fast_input=args.fast_input, pad=args.pad, skip_unreadable=args.skip_unreadable,
+        threads=args.threads, out=args.out, progress=not args.quiet,
+    )  # fmt: skip
+    rec = finetune(cfg, command=command_line(), overwrite=args.force).record
+    keys = ("val_accuracy", "train_time_s", "clips_per_s", "data_wait_share", "checkpoint")
+    print(json.dumps({k: rec.get(k) for k in keys}))
+    return 0
+
+
+def _is_finetuned(path: str) -> bool:
+    from .weights import read_checkpoint
+
+    try:
+        return read_checkpoint(path).get("meta", {}).get("kind") == "finetune"
+    except (ValueError, OSError):  # evaluate_checkpoint reports what is wrong with the file
+        return False
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     if args.clips < 1:
         raise ValueError(f"--clips {args.clips} must be >= 1 (500 gives about +-2% accuracy)")
+    if args.data or _is_finetuned(args.checkpoint):
+        r = evaluate_folder(args.checkpoint, args.data, args.split)
+        if args.json:
+            print(json.dumps(r))
+        else:
+            per = ", ".join(
+                f"{c} {100 * a:.1f}%" for c, a in r["per_class"].items() if a is not None
+            )
+            print(f"{args.checkpoint}: accuracy {100 * r['accuracy']:.1f}% ({per}) on the "
+                  f"{args.split} split of {r['data']}, {r['clips']} videos")  # fmt: skip
+        return 0
     r = evaluate_checkpoint(args.checkpoint, args.seed, args.clips, progress=not args.json)
     if args.json:
         print(json.dumps(r))
+    elif "map" in r:  # multi-label / detection: mAPs
+        aps = ", ".join(f"{a} {100 * v:.1f}" for a, v in r["per_action"].items() if v is not None)
+        print(f"{args.checkpoint}: {r['metric']} {100 * r['map']:.1f} ({aps}) on seed "
+              f"{args.seed}, {args.clips} clips; {r['protocol']}")  # fmt: skip
     else:
         groups = ", ".join(f"{g} {100 * a:.1f}%" for g, a in r["groups"].items())
         print(f"{args.checkpoint}: accuracy {100 * r['accuracy']:.1f}% ({groups}) on seed "
               f"{args.seed}, {args.clips} clips")  # fmt: skip
+    return 0
+
+
+def _actions_table(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .detect import actions_markdown, actions_rows
+
+    records = []
+    for path in args.records:
+        try:
+            records.append(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path}: not a readable JSON training record ({err})") from None
+    rows = actions_rows(records)
+    out = Path(args.results)
+    for suffix in (".md", ".json"):
+        if out.with_suffix(suffix).exists() and not args.force:
+            raise FileExistsError(f"{out.with_suffix(suffix)} exists: --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = actions_markdown(rows)
+    out.with_suffix(".md").write_text(text + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    print(text)
     return 0
 
 

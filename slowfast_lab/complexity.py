@@ -7,6 +7,11 @@ So `macs / 1e9` is the paper's "GFLOPs" column. Parameters are those of the buil
 
 The counts walk the same architecture table (`config.pathway_spec`) the model is built from, and a
 test checks them against counting a real forward with torch.utils.flop_counter.
+
+A detection model (head="detect") is counted for `boxes` person boxes: its fc runs once per box.
+RoIAlign is bilinear sampling and pooling, left out like the other pooling layers (fvcore does not
+count it either). A dilated res5 (res5_dilation=2) keeps its map at 1/16 of the frame: 4x the
+multiply-adds of res5's convs at stride 2, the same parameters.
 """
 
 from __future__ import annotations
@@ -81,12 +86,15 @@ def _down(size: int, kernel: int, stride: int) -> int:
     return (size + 2 * (kernel // 2) - kernel) // stride + 1
 
 
-def _pathway_sizes(frames: int, crop: int) -> list[tuple[int, int]]:
-    """(frames, spatial size) after pool1, res2, res3, res4, res5."""
+def _pathway_sizes(
+    frames: int, crop: int, strides: tuple[int, ...] = (1, 2, 2, 2)
+) -> list[tuple[int, int]]:
+    """(frames, spatial size) after pool1, res2, res3, res4, res5 (each stage's spatial stride;
+    a dilated 3x3 conv pads by its dilation, so it changes no size)."""
     s = _down(_down(crop, 7, 2), 3, 2)  # conv1 stride 2, pool1 stride 2
-    sizes = [(frames, s), (frames, s)]
-    for _ in range(3):
-        s = _down(s, 3, 2)
+    sizes = [(frames, s)]
+    for stride in strides:
+        s = _down(s, 3, stride)
         sizes.append((frames, s))
     return sizes
 
@@ -104,7 +112,7 @@ def _count_pathway(
         (frames, conv1_size, conv1_size),
     )
     tally.bn(name, spec.stem_channels)
-    sizes = _pathway_sizes(frames, crop)
+    sizes = _pathway_sizes(frames, crop, tuple(st.spatial_stride for st in spec.stages))
     c_in = spec.stem_channels
     for i, stage in enumerate(spec.stages):
         t, s = sizes[i + 1]
@@ -139,14 +147,20 @@ def _count_laterals(tally: _Tally, cfg: SlowFastConfig, crop: int) -> None:
 
 
 def complexity(
-    name: str | SlowFastConfig = "slowfast_4x16_r50", crop_size: int = 256, **overrides
+    name: str | SlowFastConfig = "slowfast_4x16_r50",
+    crop_size: int = 256,
+    boxes: int = 1,
+    **overrides,
 ) -> Complexity:
-    """Parameters and multiply-adds of one crop_size^2 view, per part (slow, fast, lateral, head).
+    """Parameters and multiply-adds of one crop_size^2 view, per part (slow, fast, lateral, head);
+    for a detection model with `boxes` person boxes in the view (the head's fc runs per box).
 
     >>> round(complexity("slowfast_4x16_r50").gflops, 1)
     36.1
     """
     cfg = get_config(name, **overrides)
+    if isinstance(boxes, bool) or not hasattr(type(boxes), "__index__") or boxes < 0:
+        raise ValueError(f"boxes={boxes!r} must be a whole number >= 0 (person boxes per view)")
     if isinstance(crop_size, bool) or not hasattr(type(crop_size), "__index__"):
         raise TypeError(f"crop_size={crop_size!r} must be an integer number of pixels, e.g. 256")
     if not 32 <= crop_size <= MAX_CROP:
@@ -165,7 +179,8 @@ def complexity(
         head_in += pathway_spec(cfg, "fast").out_channels
     if cfg.pathways == "slowfast":
         _count_laterals(tally, cfg, crop_size)
-    tally.macs["head"] += head_in * cfg.num_classes
+    per_view = boxes if cfg.head == "detect" else 1
+    tally.macs["head"] += per_view * head_in * cfg.num_classes
     tally.params["head"] += head_in * cfg.num_classes + cfg.num_classes
     return Complexity(
         config=cfg,

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 FUSIONS = ("t_conv", "t_sample", "ttoc_sum", "ttoc_concat", "none")
 PATHWAYS = ("slowfast", "slow", "fast")
+# What the network ends in: one softmax over classes (Kinetics), one sigmoid per class for the whole
+# clip (Charades: several actions at once), or one sigmoid per class for each person box (AVA).
+HEADS = ("classify", "multilabel", "detect")
 STAGE_NAMES = ("res2", "res3", "res4", "res5")
 # Blocks per residual stage for the ResNet depths of the paper.
 DEPTH_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
@@ -25,6 +28,7 @@ DEPTH_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 LIMITS = {
     "T": 1024, "tau": 1024, "alpha": 64, "beta_inv": 1024, "width": 1024, "num_classes": 100_000,
     "fusion_ratio": 64, "crop": 4096, "fusion_kernel": 63, "blocks_per_stage": 256,
+    "res5_dilation": 8, "roi_resolution": 64,
 }  # fmt: skip
 
 
@@ -53,6 +57,13 @@ class SlowFastConfig:
         stage_blocks: blocks per stage res2..res5; None means the depth's standard layout.
         temporal_blocks: per stage, how many leading blocks get the temporal kernel (the rest get 1);
             None means all. (3, 4, 6, 3) at depth 101 is PySlowFast's "R101_50_50" layout.
+        head: "classify" (softmax over classes), "multilabel" (the same head, one sigmoid per class:
+            Charades) or "detect" (RoIAlign per person box, one sigmoid per class: AVA).
+        res5_dilation: 1, or d > 1 for res5 with spatial stride 1 and dilation d in its 3x3 convs
+            (the paper's AVA model uses 2): the last map stays at 1/16 of the frame, not 1/32.
+        roi_resolution: the detection head's RoIAlign output, roi_resolution^2 per box (7).
+        roi_aligned: RoIAlign with the half-pixel offset (PySlowFast's default); False is the
+            legacy RoIAlign that PySlowFast's converted Caffe2 AVA models and PyTorchVideo use.
     """
 
     pathways: str = "slowfast"
@@ -70,6 +81,10 @@ class SlowFastConfig:
     width: int = 64
     stage_blocks: tuple[int, int, int, int] | None = None
     temporal_blocks: tuple[int, int, int, int] | None = None
+    head: str = "classify"
+    res5_dilation: int = 1
+    roi_resolution: int = 7
+    roi_aligned: bool = True
 
     def __post_init__(self) -> None:
         for name in ("stage_blocks", "temporal_blocks"):
@@ -101,6 +116,11 @@ class SlowFastConfig:
     @property
     def blocks(self) -> tuple[int, int, int, int]:
         return self.stage_blocks or DEPTH_BLOCKS[self.depth]
+
+    @property
+    def output_stride(self) -> int:
+        """Frame pixels per pixel of the res5 map: 32, or 16 with a dilated res5."""
+        return 16 if self.res5_dilation > 1 else 32
 
     @property
     def has_slow(self) -> bool:
@@ -136,13 +156,29 @@ def validate(cfg: SlowFastConfig) -> None:
     Integer fields must be ints in [1, LIMITS[name]] (bool and float are refused); the limits keep
     model building and counting fast and far above any configuration of the paper.
     """
-    for name in ("pathways", "fusion"):
+    for name in ("pathways", "fusion", "head"):
         if not isinstance(getattr(cfg, name), str):
             raise ConfigError(f"{name}={getattr(cfg, name)!r} must be a string")
     if cfg.pathways not in PATHWAYS:
         raise ConfigError(f"pathways={cfg.pathways!r} is not one of {PATHWAYS}")
     if cfg.fusion not in FUSIONS:
         raise ConfigError(f"fusion={cfg.fusion!r} is not one of {FUSIONS}")
+    if cfg.head not in HEADS:
+        raise ConfigError(
+            f"head={cfg.head!r} is not one of {HEADS} (classify: Kinetics, multilabel: Charades, "
+            "detect: AVA person boxes)"
+        )
+    if not isinstance(cfg.roi_aligned, bool):
+        raise ConfigError(f"roi_aligned={cfg.roi_aligned!r} must be True or False")
+    for name, example in (
+        ("res5_dilation", "1, or 2 for the paper's AVA model"),
+        ("roi_resolution", 7),
+    ):
+        value = getattr(cfg, name)
+        if not _is_int(value) or not 1 <= value <= LIMITS[name]:
+            raise ConfigError(
+                f"{name}={value!r} must be a positive integer, at most {LIMITS[name]} ({example})"
+            )
     if not _is_int(cfg.depth) or cfg.depth not in DEPTH_BLOCKS:
         raise ConfigError(
             f"depth={cfg.depth} is not supported: use 50 or 101 (other layouts: stage_blocks=...)"
@@ -207,6 +243,7 @@ class StageSpec:
 
     The first `temporal_blocks` blocks use `temporal_kernel` in their first 1x1 conv, the rest 1.
     The first block carries the spatial stride (on its 3x3 conv and its projection shortcut).
+    A dilated res5 (the detection models) has stride 1 and dilation > 1 in every 3x3 conv.
     """
 
     name: str
@@ -216,6 +253,7 @@ class StageSpec:
     temporal_kernel: int
     temporal_blocks: int
     spatial_stride: int
+    dilation: int = 1  # of the 3x3 conv (padding = dilation keeps the size)
 
     def kernel_of_block(self, j: int) -> int:
         return self.temporal_kernel if j < self.temporal_blocks else 1
@@ -245,7 +283,9 @@ def pathway_spec(cfg: SlowFastConfig, name: str) -> PathwaySpec:
     """The stem and stages of the "slow" or "fast" pathway for a config.
 
     Slow widths are width x (1; 1,4; 2,8; 4,16; 8,32) for (stem; res2..res5 inner,out);
-    Fast widths are those divided by beta_inv (integer division, as PySlowFast).
+    Fast widths are those divided by beta_inv (integer division, as PySlowFast). Strides are
+    1, 2, 2, 2 for res2..res5, except res5 with res5_dilation > 1: stride 1, dilated 3x3 convs
+    (PySlowFast SPATIAL_STRIDES [1, 2, 2, 1], SPATIAL_DILATIONS [1, 1, 1, 2]).
     """
     if name not in ("slow", "fast"):
         raise ValueError(f"pathway name must be 'slow' or 'fast', not {name!r}")
@@ -260,7 +300,8 @@ def pathway_spec(cfg: SlowFastConfig, name: str) -> PathwaySpec:
             out=cfg.width * 4 * 2**i // div,
             temporal_kernel=kernels[i + 1],
             temporal_blocks=min(temporal_blocks[i], cfg.blocks[i]),
-            spatial_stride=1 if i == 0 else 2,
+            spatial_stride=1 if i == 0 or (i == 3 and cfg.res5_dilation > 1) else 2,
+            dilation=cfg.res5_dilation if i == 3 else 1,
         )
         for i, stage_name in enumerate(STAGE_NAMES)
     )
@@ -311,6 +352,26 @@ PRESETS: dict[str, SlowFastConfig] = {
     "slowfast_8x8_r101": SlowFastConfig(T=8, tau=8, alpha=4, depth=101, fusion_kernel=5),
     "slowfast_16x8_r101_50_50": SlowFastConfig(
         T=16, tau=8, alpha=4, depth=101, fusion_kernel=5, temporal_blocks=(3, 4, 6, 3)
+    ),
+    # Kinetics-600: the 8x8 R50 network with 600 outputs (PySlowFast's public K600 SlowFast files are
+    # R101 with non-local blocks, which this library does not build).
+    "slowfast_8x8_r50_k600": SlowFastConfig(
+        T=8, tau=8, alpha=4, beta_inv=8, fusion_kernel=7, num_classes=600
+    ),
+    # The paper's AVA detector as PyTorchVideo's hub `slowfast_r50_detection` builds it (PySlowFast
+    # AVA/c2/SLOWFAST_32x2_R50: 32 Fast frames at stride 2 = 8x8): res5 stride 1 + dilation 2,
+    # RoIAlign 7x7 at 1/16 without the half-pixel offset (ALIGNED: False), 80 AVA actions.
+    "slowfast_8x8_r50_ava": SlowFastConfig(
+        T=8,
+        tau=8,
+        alpha=4,
+        beta_inv=8,
+        fusion_kernel=7,
+        num_classes=80,
+        head="detect",
+        res5_dilation=2,
+        roi_resolution=7,
+        roi_aligned=False,
     ),
     "slow_4x16_r50": SlowFastConfig(pathways="slow", T=4, tau=16, alpha=8),
     "slow_8x8_r50": SlowFastConfig(pathways="slow", T=8, tau=8, alpha=4),

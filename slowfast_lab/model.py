@@ -10,6 +10,10 @@ Read `SlowFast.forward` top to bottom: it is the paper's Table 1, down to the he
 
 Feature shapes are {T, S^2, C} in the Slow pathway and {alpha T, S^2, beta C} in the Fast one.
 No layer downsamples time, so both pathways keep their frame counts until the head's global pool.
+
+The head is the classifier of the paper (`config.head` "classify", or "multilabel": the same layers
+read with a sigmoid per class) or, for action detection, `detection.RoIHead`: then the model takes
+person boxes, `model(slow, fast, boxes=boxes)`, and gives one row of logits per box.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from .config import (
     lateral_channels,
     pathway_spec,
 )
+from .detection import RoIHead, check_boxes
 from .fusion import build_lateral
 
 # The stage names of every pathway, in order (pool1 is the stem's output).
@@ -49,7 +54,7 @@ class _HeadReached(Exception):
 
 
 class ConvBN(nn.Module):
-    """Conv3d (no bias) -> BatchNorm3d -> optional ReLU. Padding keeps sizes (k // 2)."""
+    """Conv3d (no bias) -> BatchNorm3d -> optional ReLU. Padding keeps sizes (dilation * (k // 2))."""
 
     def __init__(
         self,
@@ -58,10 +63,12 @@ class ConvBN(nn.Module):
         kernel: tuple[int, int, int],
         stride: tuple[int, int, int] = (1, 1, 1),
         relu: bool = True,
+        dilation: tuple[int, int, int] = (1, 1, 1),
     ):
         super().__init__()
+        padding = tuple(d * (k // 2) for k, d in zip(kernel, dilation, strict=True))
         self.conv = nn.Conv3d(
-            c_in, c_out, kernel, stride, padding=tuple(k // 2 for k in kernel), bias=False
+            c_in, c_out, kernel, stride, padding=padding, dilation=dilation, bias=False
         )
         self.bn = nn.BatchNorm3d(c_out, eps=1e-5, momentum=0.1)
         self.relu = relu
@@ -77,14 +84,23 @@ class Bottleneck(nn.Module):
     """Residual bottleneck: [Tk x 1^2, inner] -> [1 x 3^2, inner] -> [1 x 1^2, out], plus shortcut.
 
     The spatial stride sits on the 3x3 conv (and on the projection shortcut); time is never strided.
+    A dilated 3x3 conv (res5 of the detection models) sees a 5x5 window at stride 1 instead.
     {t, S^2, c_in} -> {t, (S/stride)^2, out}.
     """
 
-    def __init__(self, c_in: int, inner: int, out: int, temporal_kernel: int, spatial_stride: int):
+    def __init__(
+        self,
+        c_in: int,
+        inner: int,
+        out: int,
+        temporal_kernel: int,
+        spatial_stride: int,
+        dilation: int = 1,
+    ):
         super().__init__()
-        s = spatial_stride
+        s, d = spatial_stride, dilation
         self.a = ConvBN(c_in, inner, (temporal_kernel, 1, 1))
-        self.b = ConvBN(inner, inner, (1, 3, 3), stride=(1, s, s))
+        self.b = ConvBN(inner, inner, (1, 3, 3), stride=(1, s, s), dilation=(1, d, d))
         self.c = ConvBN(inner, out, (1, 1, 1), relu=False)
         # A projection shortcut only where the width or the resolution changes.
         needs_projection = c_in != out or s != 1
@@ -109,6 +125,7 @@ class Stage(nn.Sequential):
                     spec.out,
                     spec.kernel_of_block(j),
                     spec.spatial_stride if j == 0 else 1,
+                    spec.dilation,
                 )
                 for j in range(spec.blocks)
             )
@@ -166,22 +183,48 @@ class Head(nn.Module):
         """[N, C_s + C_f]: each pathway averaged over time and space, concatenated in order."""
         return torch.cat([x.mean(dim=(2, 3, 4)) for x in pathway_outputs], dim=1)
 
-    def forward(self, *pathway_outputs: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, *pathway_outputs: torch.Tensor, boxes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits [N, num_classes]; `boxes` must be None (the models check it before)."""
         return self.fc(self.dropout(self.features(*pathway_outputs)))
 
     def position_probs(
-        self, pathway_outputs: tuple[torch.Tensor, ...], window: int
+        self, pathway_outputs: tuple[torch.Tensor, ...], window: int, multilabel: bool = False
     ) -> torch.Tensor:
         """PySlowFast's eval head: average-pool each pathway over all its frames and a window x window
-        spatial patch (stride 1), apply fc at every position, softmax, and average the positions.
+        spatial patch (stride 1), apply fc at every position, softmax (a sigmoid per class when
+        `multilabel`), and average the positions.
         """
         pooled = []
         for x in pathway_outputs:
             k = (x.shape[2], min(window, x.shape[3]), min(window, x.shape[4]))
             pooled.append(F.avg_pool3d(x, k, stride=1))
         x = torch.cat(pooled, dim=1).permute(0, 2, 3, 4, 1)  # [N, t, h, w, C]
-        probs = self.fc(x).softmax(dim=-1)
+        logits = self.fc(x)
+        probs = logits.sigmoid() if multilabel else logits.softmax(dim=-1)
         return probs.mean(dim=(1, 2, 3))
+
+
+def build_head(config: SlowFastConfig, in_channels: int) -> Head | RoIHead:
+    """The classifier (classify / multilabel: the same layers) or the RoI head (detect)."""
+    if config.head == "detect":
+        return RoIHead(
+            in_channels,
+            config.num_classes,
+            config.dropout,
+            resolution=config.roi_resolution,
+            spatial_scale=1.0 / config.output_stride,
+            aligned=config.roi_aligned,
+        )
+    return Head(in_channels, config.num_classes, config.dropout)
+
+
+def loss_for(config: SlowFastConfig) -> nn.Module:
+    """The training loss a head's logits go with: cross-entropy over classes for "classify"
+    (targets: class indices [N]); binary cross-entropy with logits, one sigmoid per class, for
+    "multilabel" and "detect" (targets: 0/1 floats [N or K, num_classes])."""
+    return nn.CrossEntropyLoss() if config.head == "classify" else nn.BCEWithLogitsLoss()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -193,16 +236,18 @@ class VideoNet(nn.Module):
     """What the SlowFast, Slow-only and Fast-only networks share: config, init, checks, helpers."""
 
     config: SlowFastConfig
-    head: Head
+    head: Head | RoIHead
 
-    def check_inputs(self, *inputs: torch.Tensor) -> None:
+    def check_inputs(self, *inputs: torch.Tensor, boxes: torch.Tensor | None = None) -> None:
         raise NotImplementedError
 
-    def backbone(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def backbone(
+        self, *inputs: torch.Tensor, boxes: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """The pathways' res5 outputs as the head receives them (one per pathway, Slow first).
 
         Runs `forward` and stops it at the head (a pre-hook records the head's inputs), so the
-        network is written once, in `forward`.
+        network is written once, in `forward`. A detection model needs its `boxes` here too.
         """
         received: list[tuple[torch.Tensor, ...]] = []
 
@@ -212,25 +257,36 @@ class VideoNet(nn.Module):
 
         handle = self.head.register_forward_pre_hook(stop_at_head)
         try:
-            self(*inputs)
+            self(*inputs, boxes=boxes)
         except _HeadReached:
             pass
         finally:
             handle.remove()
         return received[0]
 
-    def features(self, *inputs: torch.Tensor) -> torch.Tensor:
-        """The pooled feature vector the classifier reads: [N, 2304] for SlowFast R50."""
-        return self.head.features(*self.backbone(*inputs))
+    def features(self, *inputs: torch.Tensor, boxes: torch.Tensor | None = None) -> torch.Tensor:
+        """The pooled feature vector the classifier reads: [N, 2304] for SlowFast R50 ([K, 2304],
+        one per box, for a detection model)."""
+        outputs = self.backbone(*inputs, boxes=boxes)
+        if self.config.head == "detect":
+            return self.head.features(*outputs, boxes=boxes)
+        return self.head.features(*outputs)
 
     @torch.no_grad()
-    def predict(self, *inputs: torch.Tensor) -> torch.Tensor:
-        """PySlowFast's test-time output: class probabilities [N, num_classes], softmax averaged over
-        positions of a (crop/32)^2 pooling window (one position at the training crop size)."""
-        window = max(1, self.config.crop // 32)
-        return self.head.position_probs(self.backbone(*inputs), window)
+    def predict(self, *inputs: torch.Tensor, boxes: torch.Tensor | None = None) -> torch.Tensor:
+        """PySlowFast's test-time output: class probabilities [N, num_classes], softmax (a sigmoid
+        per class for "multilabel") averaged over positions of a (crop/32)^2 pooling window (one
+        position at the training crop size). A detection model: a sigmoid per box and class,
+        [K, num_classes]."""
+        if self.config.head == "detect":
+            return self(*inputs, boxes=boxes).sigmoid()
+        window = max(1, self.config.crop // self.config.output_stride)
+        multilabel = self.config.head == "multilabel"
+        return self.head.position_probs(self.backbone(*inputs), window, multilabel)
 
-    def stage_outputs(self, *inputs: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
+    def stage_outputs(
+        self, *inputs: torch.Tensor, boxes: torch.Tensor | None = None
+    ) -> dict[str, dict[str, torch.Tensor]]:
         """Every stage's output per pathway, e.g. {"pool1": {"slow": .., "fast": ..}, "res2": ..}.
 
         Recorded with forward hooks on the named modules during one real forward pass.
@@ -249,11 +305,27 @@ class VideoNet(nn.Module):
 
                 handles.append(getattr(module, attr).register_forward_hook(hook))
         try:
-            self(*inputs)
+            self(*inputs, boxes=boxes)
         finally:
             for h in handles:
                 h.remove()
         return outputs
+
+    def _check_boxes(self, boxes: torch.Tensor | None, batch: int) -> None:
+        """A detection model needs boxes for its clips; the others take none."""
+        if self.config.head != "detect":
+            if boxes is not None:
+                raise ShapeError(
+                    f"this model has a {self.config.head!r} head, which takes no boxes: call it "
+                    "without boxes=, or build a detector with head='detect'"
+                )
+            return
+        if boxes is None:
+            raise ShapeError(
+                "a detection model (head='detect') needs person boxes: model(..., boxes=boxes) "
+                "with boxes [K, 5] rows (batch index, x1, y1, x2, y2) in input pixels"
+            )
+        check_boxes(boxes, batch, self.head.fc.weight.device)
 
     def _check_clip(self, x: torch.Tensor, name: str, frames: int | None = None) -> None:
         if not isinstance(x, torch.Tensor):
@@ -315,7 +387,8 @@ class VideoNet(nn.Module):
             )
         if self.training:
             # BatchNorm in train mode needs 2+ values per channel; the fewest are after res5.
-            h, w = -(-x.shape[3] // 32), -(-x.shape[4] // 32)
+            stride = self.config.output_stride
+            h, w = -(-x.shape[3] // stride), -(-x.shape[4] // stride)
             if x.shape[0] * x.shape[2] * h * w < 2:
                 raise ShapeError(
                     f"{name} {list(x.shape)} leaves batch norm one value per channel after res5 "
@@ -368,16 +441,19 @@ class SlowFast(VideoNet):
         extra = tuple(lateral_channels(config, c_fast) for _, _, c_fast in points)
         self.slow = Pathway(pathway_spec(config, "slow"), extra)
         self.fast = Pathway(fast_spec)
-        self.head = Head(
-            self.slow.spec.out_channels + fast_spec.out_channels, config.num_classes, config.dropout
-        )
+        self.head = build_head(config, self.slow.spec.out_channels + fast_spec.out_channels)
         self.init_weights()
 
-    def forward(self, slow: torch.Tensor, fast: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        slow: torch.Tensor,
+        fast: torch.Tensor | None = None,
+        boxes: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Logits [N, num_classes] (train and eval mode, any crop and frame count that fit alpha):
         both pathways side by side, the Fast -> Slow laterals after pool1, res2, res3, res4, then
-        the head."""
-        self.check_inputs(slow, fast)
+        the head. A detection model takes boxes [K, 5] and gives logits [K, num_classes]."""
+        self.check_inputs(slow, fast, boxes=boxes)
         s, f = self.slow.stem(slow), self.fast.stem(fast)  # {T, (S/4)^2, C}, {aT, (S/4)^2, bC}
         s = self.fuse1(s, f)
         s, f = self.slow.res2(s), self.fast.res2(f)  # {T, (S/4)^2, 4C}, {aT, (S/4)^2, 4bC}
@@ -387,9 +463,15 @@ class SlowFast(VideoNet):
         s, f = self.slow.res4(s), self.fast.res4(f)  # {T, (S/16)^2, 16C}, {aT, (S/16)^2, 16bC}
         s = self.fuse4(s, f)
         s, f = self.slow.res5(s), self.fast.res5(f)  # {T, (S/32)^2, 32C}, {aT, (S/32)^2, 32bC}
-        return self.head(s, f)  # pool each, concatenate (Slow first), dropout, fc
+        # (S/16 with a dilated res5: stride 1, dilation 2, the detection models)
+        return self.head(s, f, boxes=boxes)  # pool each (per box), concatenate, dropout, fc
 
-    def check_inputs(self, slow: torch.Tensor, fast: torch.Tensor | None = None) -> None:
+    def check_inputs(
+        self,
+        slow: torch.Tensor,
+        fast: torch.Tensor | None = None,
+        boxes: torch.Tensor | None = None,
+    ) -> None:
         cfg = self.config
         if fast is None:
             raise ShapeError(
@@ -414,6 +496,7 @@ class SlowFast(VideoNet):
                 f"slow and fast must have the same frame size, got {tuple(slow.shape[3:])} and "
                 f"{tuple(fast.shape[3:])}"
             )
+        self._check_boxes(boxes, slow.shape[0])
 
 
 class SlowOnly(VideoNet):
@@ -423,18 +506,23 @@ class SlowOnly(VideoNet):
         super().__init__()
         self.config = config
         self.slow = Pathway(pathway_spec(config, "slow"))
-        self.head = Head(self.slow.spec.out_channels, config.num_classes, config.dropout)
+        self.head = build_head(config, self.slow.spec.out_channels)
         self.init_weights()
 
-    def forward(self, slow: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
-        """Logits [N, num_classes]: the Slow pathway, then the head."""
-        self.check_inputs(slow, *extra)
-        return self.head(self.slow(slow))
+    def forward(
+        self, slow: torch.Tensor, *extra: torch.Tensor, boxes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits [N, num_classes] ([K, num_classes] per box): the Slow pathway, then the head."""
+        self.check_inputs(slow, *extra, boxes=boxes)
+        return self.head(self.slow(slow), boxes=boxes)
 
-    def check_inputs(self, slow: torch.Tensor, *extra: torch.Tensor) -> None:
+    def check_inputs(
+        self, slow: torch.Tensor, *extra: torch.Tensor, boxes: torch.Tensor | None = None
+    ) -> None:
         if extra:
             raise ShapeError("a Slow-only model takes one input: model(slow), slow [N,3,T,H,W]")
         self._check_clip(slow, "slow")
+        self._check_boxes(boxes, slow.shape[0])
 
 
 class FastOnly(VideoNet):
@@ -444,20 +532,25 @@ class FastOnly(VideoNet):
         super().__init__()
         self.config = config
         self.fast = Pathway(pathway_spec(config, "fast"))
-        self.head = Head(self.fast.spec.out_channels, config.num_classes, config.dropout)
+        self.head = build_head(config, self.fast.spec.out_channels)
         self.init_weights()
 
-    def forward(self, fast: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
-        """Logits [N, num_classes]: the Fast pathway, then the head."""
-        self.check_inputs(fast, *extra)
-        return self.head(self.fast(fast))
+    def forward(
+        self, fast: torch.Tensor, *extra: torch.Tensor, boxes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits [N, num_classes] ([K, num_classes] per box): the Fast pathway, then the head."""
+        self.check_inputs(fast, *extra, boxes=boxes)
+        return self.head(self.fast(fast), boxes=boxes)
 
-    def check_inputs(self, fast: torch.Tensor, *extra: torch.Tensor) -> None:
+    def check_inputs(
+        self, fast: torch.Tensor, *extra: torch.Tensor, boxes: torch.Tensor | None = None
+    ) -> None:
         if extra:
             raise ShapeError(
                 "a Fast-only model takes one input: model(fast), fast [N,3,alpha*T,H,W]"
             )
         self._check_clip(fast, "fast")
+        self._check_boxes(boxes, fast.shape[0])
 
 
 def build_model(name: str | SlowFastConfig = "slowfast_4x16_r50", **overrides) -> VideoNet:

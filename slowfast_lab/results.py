@@ -23,7 +23,7 @@ from torch import nn
 
 from .colors import FAST_COLOR, LATERAL_COLOR, SLOW_COLOR
 from .complexity import complexity
-from .config import get_config
+from .config import SlowFastConfig, get_config
 from .model import VideoNet, dummy_inputs
 from .paper import FIGURE2_POINTS, TABLE_5A
 from .paths import REPO
@@ -85,6 +85,21 @@ def runs_for(task: TaskConfig) -> tuple[tuple[str, str, dict], ...]:
 _COSMETIC = ("progress", "log_every")  # config fields that do not change a run's result
 
 
+def same_run(have: dict, cfg: TrainConfig) -> bool:
+    """Does a record's config (`have`, as JSON) describe the run `cfg`, cosmetic fields aside?
+
+    Model fields that a record predates (added to `SlowFastConfig` later, such as `head`) count
+    as their defaults, which is what the network had before they existed; a record from an older
+    version is then still recognised instead of being trained again.
+    """
+    want = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    have = dict(have)
+    if isinstance(have.get("model"), dict):
+        defaults = json.loads(json.dumps(dataclasses.asdict(SlowFastConfig()), default=str))
+        have["model"] = {**{k: defaults[k] for k in want["model"]}, **have["model"]}
+    return all(have.get(k) == v for k, v in want.items() if k not in _COSMETIC)
+
+
 def result_row(lead: dict, model_config: dict, test: dict, cost, tail: dict) -> dict:
     """One row of a results table: `lead` (name...), the model's pathways / fusion / beta / width,
     its test accuracy per group, its exact cost (a `Complexity`), then `tail` (timings...)."""
@@ -143,9 +158,7 @@ def compare(
         record = None
         if resume and record_path.is_file():
             old = json.loads(record_path.read_text())
-            want = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
-            have = old.get("config", {})
-            if all(have.get(k) == v for k, v in want.items() if k not in _COSMETIC):
+            if same_run(old.get("config", {}), cfg):
                 record = old
         if record is None:
             print(f"== {name}, seed {seed}", file=sys.stderr)

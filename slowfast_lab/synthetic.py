@@ -111,7 +111,17 @@ def scene_classes(objects: int = 3) -> tuple[ClassSpec, ...]:
 
 
 SCENE_CLASSES = scene_classes(3)
-KINDS = ("motionshapes", "scenes")
+
+# MotionShapes scenes with actions (`TaskConfig(kind="scenes_multi")`, see "Scenes with actions"
+# below): every square does its own actions, AVA-style labels per box, Charades-style per clip.
+ACTIONS = ("still", "circling cw", "circling ccw", "changing colour")
+ACTION_CLASSES: tuple[ClassSpec, ...] = (
+    ClassSpec("still", "motion", "square", "plain", "still"),
+    ClassSpec("circling cw", "motion", "square", "plain", "cw"),
+    ClassSpec("circling ccw", "motion", "square", "plain", "ccw"),
+    ClassSpec("changing colour", "appearance", "square", "plain", "still"),
+)
+KINDS = ("motionshapes", "scenes", "scenes_multi")
 
 
 def group_of(label: int) -> str:
@@ -136,10 +146,12 @@ class TaskConfig:
         texture_contrast: texture amplitude (fraction of the [0,1] intensity range).
         noise: std of the per-pixel, per-frame Gaussian noise.
         distractors: number of small discs crossing the background.
-        kind: "motionshapes" (one object, 10 classes) or "scenes" (three coloured objects, one
-            circles; 6 classes: the mover's colour and direction, see `render_scene`).
+        kind: "motionshapes" (one object, 10 classes), "scenes" (three coloured objects, one
+            circles; 6 classes: the mover's colour and direction, see `render_scene`) or
+            "scenes_multi" (each object does its own actions, `ACTIONS`: labels per object box
+            and frame for detection, multi-label per clip; see `scene_multi_params`).
         fast_input: what the Fast pathway receives: "rgb" or "gray" (paper Table 5c); None: the
-            task's own choice, "rgb" for motionshapes and "gray" for scenes.
+            task's own choice, "rgb" for motionshapes and "gray" for the scenes.
     """
 
     size: int = 48
@@ -181,10 +193,24 @@ class TaskConfig:
     @property
     def fast_view(self) -> str:
         """What the Fast pathway sees: "rgb" or "gray"."""
-        return self.fast_input or ("gray" if self.kind == "scenes" else "rgb")
+        return self.fast_input or ("rgb" if self.kind == "motionshapes" else "gray")
+
+    @property
+    def multilabel(self) -> bool:
+        """True for "scenes_multi": targets are sets of actions (per object box and per clip)."""
+        return self.kind == "scenes_multi"
+
+    @property
+    def keyframe(self) -> int:
+        """The raw frame whose boxes and actions a clip is labelled with (AVA's keyframe): the
+        Fast frame at the clip's centre, raw frame (alpha T / 2) (tau / alpha) (16 of 0..31)."""
+        _, fast_idx = pathway_indices(self)
+        return fast_idx[len(fast_idx) // 2]
 
     @property
     def classes(self) -> tuple[ClassSpec, ...]:
+        if self.kind == "scenes_multi":
+            return ACTION_CLASSES
         return scene_classes(self.objects) if self.kind == "scenes" else CLASSES
 
     @property
@@ -193,6 +219,8 @@ class TaskConfig:
 
     @property
     def groups(self) -> tuple[str, ...]:
+        if self.kind == "scenes_multi":
+            return ("motion", "appearance")
         return SCENE_GROUPS if self.kind == "scenes" else GROUPS
 
     @classmethod
@@ -225,7 +253,9 @@ class MotionShapesClip:
 
     Scenes also carry, per object o: `object_masks` bool [O, F, H, W], `boxes` float [O, F, 4]
     (x0, y0, x1, y1 in pixels, inclusive of the mask's pixels) and `actions` ("still", "cw",
-    "ccw"); `mask` is then the union of the objects.
+    "ccw"); `mask` is then the union of the objects. Scenes with actions ("scenes_multi") have
+    `label` -1, `actions` such as "circling cw + changing colour", and `targets` bool [O, F, A]:
+    object o does action `ACTIONS[a]` in frame f.
     """
 
     frames: np.ndarray
@@ -236,9 +266,22 @@ class MotionShapesClip:
     object_masks: np.ndarray | None = None
     boxes: np.ndarray | None = None
     actions: tuple[str, ...] | None = None
+    targets: np.ndarray | None = None
+
+    @property
+    def clip_targets(self) -> np.ndarray:
+        """Scenes with actions: bool [A], the actions any object does in the clip (Charades-style
+        clip labels)."""
+        if self.targets is None:
+            raise ValueError(
+                "clip_targets: only scenes with actions (kind='scenes_multi') have them"
+            )
+        return self.targets.any(axis=(0, 1))
 
     @property
     def spec(self) -> ClassSpec:
+        if self.targets is not None:
+            raise ValueError("a scenes_multi clip has actions per object (targets), not one class")
         if self.object_masks is not None:
             return scene_classes(len(self.object_masks))[self.label]
         return CLASSES[self.label]
@@ -349,6 +392,8 @@ def clip_params(seed: int, index: int, task: TaskConfig = TaskConfig()) -> dict:
     """
     if task.kind == "scenes":
         return scene_params(seed, index, task)
+    if task.kind == "scenes_multi":
+        return scene_multi_params(seed, index, task)
     rng = np.random.default_rng([int(seed), int(index), 20190000])
     s = task.size
     label = index % NUM_CLASSES
@@ -383,7 +428,7 @@ def render_clip(
     Rendering any subset of frames gives exactly the same pixels as rendering all and selecting
     (per-frame noise is keyed by the raw frame index).
     """
-    if task.kind == "scenes":
+    if task.kind in ("scenes", "scenes_multi"):
         return render_scene(seed, index, task, frame_indices)
     p = clip_params(seed, index, task)
     spec = CLASSES[p["label"]]
@@ -445,7 +490,6 @@ def isoluminant_colours(luma: float, chroma: float) -> np.ndarray:
 def scene_params(seed: int, index: int, task: TaskConfig) -> dict:
     """The random draws of scene `index` of split `seed` (see `clip_params`)."""
     rng = np.random.default_rng([int(seed), int(index), 20190001])
-    s = task.size
     classes = scene_classes(task.objects)
     label = index % len(classes)
     luma = float(rng.uniform(0.38, 0.58))
@@ -460,20 +504,12 @@ def scene_params(seed: int, index: int, task: TaskConfig) -> dict:
     mover = COLOURS.index(classes[label].colour)
     objects = []
     for o in range(task.objects):
-        qx, qy = quadrants[o] % 2, quadrants[o] // 2
         objects.append(
             {
                 "colour": COLOURS[o],
                 "rgb": colours[o].tolist(),
                 "action": classes[label].motion if o == mover else "still",
-                "center": [
-                    float((0.27 + 0.46 * qx + rng.uniform(-0.01, 0.01)) * s),
-                    float((0.27 + 0.46 * qy + rng.uniform(-0.01, 0.01)) * s),
-                ],
-                "radius": float(rng.uniform(task.radius - 0.005, task.radius + 0.005) * s),
-                "angle": float(rng.uniform(0, np.pi / 2)),
-                "orbit": float(ORBIT * s),
-                "phase0": float(rng.uniform(0, 2 * np.pi)),
+                **_square_geometry(rng, int(quadrants[o]), task),
             }
         )
     grating_dir = rng.uniform(0, 2 * np.pi)
@@ -483,6 +519,101 @@ def scene_params(seed: int, index: int, task: TaskConfig) -> dict:
         "objects": objects,
         **_backdrop_params(rng, task, grating_dir, amp=(0.03, 0.08), disc_radius=(0.04, 0.06)),
     }
+
+
+def _square_geometry(rng: np.random.Generator, quadrant: int, task: TaskConfig) -> dict:
+    """Where a scene's square sits (centre in quadrant 0..3, size, tilt) and its orbit."""
+    s = task.size
+    qx, qy = quadrant % 2, quadrant // 2
+    return {
+        "center": [
+            float((0.27 + 0.46 * qx + rng.uniform(-0.01, 0.01)) * s),
+            float((0.27 + 0.46 * qy + rng.uniform(-0.01, 0.01)) * s),
+        ],
+        "radius": float(rng.uniform(task.radius - 0.005, task.radius + 0.005) * s),
+        "angle": float(rng.uniform(0, np.pi / 2)),
+        "orbit": float(ORBIT * s),
+        "phase0": float(rng.uniform(0, 2 * np.pi)),
+    }
+
+
+# Scenes with actions (`TaskConfig(kind="scenes_multi")`): the same squares, but each one does its
+# own actions, drawn independently: exactly one motion ("still", "circling cw", "circling ccw",
+# circling once every tau raw frames as above) and, for one square in three, "changing colour":
+# its hue turns once round the isoluminant colour circle over the clip. Labels are per square and
+# frame (AVA: boxes with a set of actions at a keyframe) and per clip (Charades: the set of actions
+# anyone does). What each pathway can see:
+# * motion: aliased for the Slow pathway (every Slow frame shows each square at the same place), so
+#   still / cw / ccw need the Fast pathway;
+# * changing colour: the colours keep one luma, so the Fast pathway's gray frames never change;
+#   the Slow pathway sees four hues a quarter turn apart. A single frame cannot tell it either
+#   (every square gets a random hue), so it needs colour *and* time: the Slow pathway's job.
+# A square that circles while changing colour needs both pathways, at the same place.
+
+_CHANGE_PROB = 1 / 3  # chance that a square changes colour
+
+
+def _isoluminant_basis() -> np.ndarray:
+    """float [2, 3]: orthonormal RGB directions with zero luma (w . e = 0): the colour circle."""
+    w = _LUMA / np.linalg.norm(_LUMA)
+    e1 = np.array([1.0, 0.0, 0.0]) - w[0] * w
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(w, e1)
+    return np.stack([e1, e2]).astype(np.float32)
+
+
+def hue_colour(luma: float, chroma: float, hue: np.ndarray | float) -> np.ndarray:
+    """float [..., 3]: the colour of luma `luma` at angle `hue` (radians) on the isoluminant circle
+    of radius `chroma`; its BT.601 luma is `luma` for every hue."""
+    hue = np.asarray(hue, np.float32)[..., None]
+    e1, e2 = _isoluminant_basis()
+    return (luma + chroma * (np.cos(hue) * e1 + np.sin(hue) * e2)).astype(np.float32)
+
+
+def scene_multi_params(seed: int, index: int, task: TaskConfig) -> dict:
+    """The random draws of scene-with-actions `index` of split `seed` (see `clip_params`): every
+    square draws its motion (uniform over still / cw / ccw) and whether it changes colour."""
+    rng = np.random.default_rng([int(seed), int(index), 20190002])
+    luma = float(rng.uniform(0.4, 0.56))
+    chroma = float(rng.uniform(0.16, 0.22))  # <= 0.22 keeps every hue inside [0, 1]
+    gap = float(rng.uniform(0.2, 0.3)) * (1 if rng.random() < 0.5 else -1)
+    bg = np.clip(luma + gap + rng.uniform(-0.08, 0.08, 3), 0.0, 1.0)
+    quadrants = rng.permutation(4)[: task.objects]
+    objects = []
+    for o in range(task.objects):
+        motion = ("still", "cw", "ccw")[int(rng.integers(3))]
+        changes = bool(rng.random() < _CHANGE_PROB)
+        names = [ACTIONS[("still", "cw", "ccw").index(motion)]]
+        objects.append(
+            {
+                "colour": f"hue {o}",
+                "luma": luma,
+                "chroma": chroma,
+                "hue0": float(rng.uniform(0, 2 * np.pi)),
+                # one turn of the colour circle per clip, either way round
+                "hue_turns": float(rng.choice([-1.0, 1.0])) if changes else 0.0,
+                "action": motion,
+                "actions": names + (["changing colour"] if changes else []),
+                **_square_geometry(rng, int(quadrants[o]), task),
+            }
+        )
+    for ob in objects:
+        ob["rgb"] = hue_colour(luma, chroma, ob["hue0"]).tolist()
+    grating_dir = rng.uniform(0, 2 * np.pi)
+    return {
+        "label": -1,
+        "bg": bg.tolist(),
+        "objects": objects,
+        **_backdrop_params(rng, task, grating_dir, amp=(0.03, 0.08), disc_radius=(0.04, 0.06)),
+    }
+
+
+def _object_rgb(ob: dict, t: np.ndarray, task: TaskConfig) -> np.ndarray:
+    """float [F, 3]: a scene square's colour in each frame (constant unless it changes colour)."""
+    if not ob.get("hue_turns"):
+        return np.broadcast_to(np.asarray(ob["rgb"], np.float32), (len(t), 3))
+    hue = ob["hue0"] + ob["hue_turns"] * 2 * np.pi * t.reshape(-1) / task.raw_frames
+    return hue_colour(ob["luma"], ob["chroma"], hue)
 
 
 def _boxes(masks: np.ndarray) -> np.ndarray:
@@ -498,8 +629,13 @@ def _boxes(masks: np.ndarray) -> np.ndarray:
 def render_scene(
     seed: int, index: int, task: TaskConfig, frame_indices: list[int] | None = None
 ) -> MotionShapesClip:
-    """Render scene `index` of split `seed` (see `render_clip`), with per-object masks and boxes."""
-    p = scene_params(seed, index, task)
+    """Render scene `index` of split `seed` (see `render_clip`), with per-object masks and boxes
+    (and, for scenes with actions, the per-object, per-frame action targets)."""
+    p = (
+        scene_multi_params(seed, index, task)
+        if task.multilabel
+        else scene_params(seed, index, task)
+    )
     s = task.size
     idx = list(range(task.raw_frames)) if frame_indices is None else list(frame_indices)
     t = np.asarray(idx, dtype=np.float32)[:, None, None]  # [F, 1, 1]
@@ -516,10 +652,27 @@ def render_scene(
         cos, sin = np.cos(ob["angle"]), np.sin(ob["angle"])
         u, v = cos * dx + sin * dy, -sin * dx + cos * dy  # square coordinates
         mask = _shape_mask("square", u / ob["radius"], v / ob["radius"])  # [F, H, W]
-        frames[mask] = np.asarray(ob["rgb"], np.float32)
+        if ob.get("hue_turns"):  # its colour changes from frame to frame
+            frames = np.where(mask[..., None], _object_rgb(ob, t, task)[:, None, None], frames)
+        else:
+            frames[mask] = np.asarray(ob["rgb"], np.float32)
         masks.append(mask)
 
     object_masks = np.stack(masks)  # [O, F, H, W]
+    if task.multilabel:
+        hot = np.array([[a in ob["actions"] for a in ACTIONS] for ob in p["objects"]])  # [O, A]
+        return MotionShapesClip(
+            _finish(frames, p, idx, task),
+            object_masks.any(0),
+            idx,
+            -1,
+            p,
+            object_masks=object_masks,
+            boxes=np.stack([_boxes(m) for m in object_masks]),
+            actions=tuple(" + ".join(ob["actions"]) for ob in p["objects"]),
+            # an action holds over the whole clip (AVA labels a second around each keyframe)
+            targets=np.repeat(hot[:, None], len(idx), axis=1),
+        )
     return MotionShapesClip(
         _finish(frames, p, idx, task),
         object_masks.any(0),
@@ -561,14 +714,21 @@ class MotionShapesData:
     """A split of MotionShapes: the Fast pathway's frames of every clip and the labels.
 
     fast:   uint8 [N, alpha T, H, W, 3] (raw frames 0, tau/alpha, 2 tau/alpha, ...)
-    labels: int64 [N]
+    labels: int64 [N]; scenes with actions: float [N, A], 1 for every action anyone does in
+            the clip (Charades-style multi-label clip targets)
     The Slow frames are every alpha-th Fast frame (`slow`), as the paper samples them.
+    Scenes with actions also hold the keyframe's (`TaskConfig.keyframe`) ground truth per object:
+    boxes:   float [N, O, 4]: x1, y1, x2, y2 in input-frame pixels, continuous coordinates (the
+             mask's pixels [x0, x1] cover [x0, x1 + 1]), as `detection.roi_align` reads them
+    targets: float [N, O, A]: 1 where object o does action a (AVA-style labels per box)
     """
 
     fast: torch.Tensor
     labels: torch.Tensor
     task: TaskConfig
     seed: int
+    boxes: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -580,6 +740,8 @@ class MotionShapesData:
 
     @property
     def groups(self) -> list[str]:
+        if self.task.multilabel:
+            raise ValueError("scenes with actions have sets of actions, not one class per clip")
         classes = self.task.classes
         return [classes[int(i)].group for i in self.labels]
 
@@ -592,6 +754,29 @@ class MotionShapesData:
             frames_to_input(fast, gray=self.task.fast_view == "gray"),
             self.labels[index],
         )
+
+    def detection_batch(
+        self, index: torch.Tensor | slice
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scenes with actions: (slow, fast, boxes, targets) for the clips `index`, every object's
+        keyframe box a region of interest: boxes float [K, 5] (index of the clip in this batch,
+        x1, y1, x2, y2), targets float [K, A]; K = batch size x objects, clip by clip."""
+        if self.boxes is None or self.targets is None:
+            raise ValueError(
+                f"detection_batch: the {self.task.kind} task has no boxes; use "
+                "TaskConfig(kind='scenes_multi')"
+            )
+        slow, fast, _ = self.batch(index)
+        boxes, targets = self.boxes[index], self.targets[index]  # [B, O, 4], [B, O, A]
+        b, o = boxes.shape[:2]
+        clip = torch.arange(b, dtype=boxes.dtype).repeat_interleave(o)[:, None]
+        return slow, fast, torch.cat([clip, boxes.reshape(b * o, 4)], 1), targets.reshape(b * o, -1)
+
+
+def roi_box(pixel_box: np.ndarray) -> np.ndarray:
+    """Inclusive pixel-index boxes [..., 4] (x0, y0, x1, y1 of a mask, `MotionShapesClip.boxes`)
+    -> continuous coordinates [..., 4] (x0, y0, x1 + 1, y1 + 1): the area the pixels cover."""
+    return np.asarray(pixel_box, np.float32) + np.array([0, 0, 1, 1], np.float32)
 
 
 def frames_to_input(frames: torch.Tensor, gray: bool = False) -> torch.Tensor:
@@ -641,27 +826,43 @@ def make_dataset(
         return _MEMORY[key]
     path = cache_dir() / f"{key}.npz"
     data = None
+    extra = ("boxes", "targets") if task.multilabel else ()
     if cache and path.is_file():
         try:
             with np.load(path) as z:
-                data = MotionShapesData(
-                    torch.from_numpy(z["fast"]), torch.from_numpy(z["labels"]), task, seed
-                )
+                arrays = {k: torch.from_numpy(z[k]) for k in ("fast", "labels", *extra)}
+            data = MotionShapesData(task=task, seed=seed, **arrays)
         except (OSError, ValueError, KeyError):  # a broken cache file: render again
             data = None
     if data is None:
         _, fast_idx = pathway_indices(task)
         fast = np.empty((num_clips, len(fast_idx), task.size, task.size, 3), np.uint8)
         labels = np.empty(num_clips, np.int64)
-        what = "MotionShapes scenes" if task.kind == "scenes" else "MotionShapes"
-        for i in tqdm(range(num_clips), desc=f"{what} seed {seed}", disable=not progress):
+        arrays = {}
+        if task.multilabel:
+            labels = np.empty((num_clips, len(ACTIONS)), np.float32)
+            arrays["boxes"] = np.empty((num_clips, task.objects, 4), np.float32)
+            arrays["targets"] = np.empty((num_clips, task.objects, len(ACTIONS)), np.float32)
+            key_pos = fast_idx.index(task.keyframe)
+        what = {"scenes": "MotionShapes scenes", "scenes_multi": "MotionShapes scenes, actions"}
+        desc = f"{what.get(task.kind, 'MotionShapes')} seed {seed}"
+        for i in tqdm(range(num_clips), desc=desc, disable=not progress):
             clip = render_clip(seed, i, task, fast_idx)
-            fast[i], labels[i] = clip.frames, clip.label
-        data = MotionShapesData(torch.from_numpy(fast), torch.from_numpy(labels), task, seed)
+            fast[i] = clip.frames
+            if task.multilabel:
+                labels[i] = clip.clip_targets
+                arrays["boxes"][i] = roi_box(clip.boxes[:, key_pos])
+                arrays["targets"][i] = clip.targets[:, key_pos]
+            else:
+                labels[i] = clip.label
+        arrays.update(fast=fast, labels=labels)
+        data = MotionShapesData(
+            task=task, seed=seed, **{k: torch.from_numpy(v) for k, v in arrays.items()}
+        )
         if cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, fast=fast, labels=labels)
+            np.savez(tmp, **arrays)
             os.replace(tmp, path)
     if len(_MEMORY) >= _MEMORY_LIMIT:
         _MEMORY.pop(next(iter(_MEMORY)))
@@ -675,3 +876,43 @@ def describe_classes() -> str:
     for i, c in enumerate(CLASSES):
         lines.append(f"{i:>2}  {c.name:<20} {c.group:<18} {c.shape:<7} {c.texture:<8} {c.motion}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# A folder of video files (for `datasets.VideoFolder` and `python -m slowfast_lab finetune`)
+# ------------------------------------------------------------------------------------------------
+
+
+def write_folder(
+    root: str | os.PathLike,
+    classes: tuple[str, ...] = ("L-still", "L-cw", "L-ccw"),
+    clips_per_class: int = 8,
+    seed: int = 0,
+    task: TaskConfig = TaskConfig(),
+    fps: float = 25,
+    quality: int = 12,
+    suffix: str = ".mp4",
+) -> list[Path]:
+    """Write MotionShapes clips as video files, `root/CLASS/SEED_INDEX.mp4` (H.264, 4:4:4, crf
+    `quality`: the fine textures survive), the layout `datasets.VideoFolder` reads.
+
+    Clip k of a class is clip `index` of split `seed` (labels cycle, so index = class + 10 k): its
+    T tau raw frames, exactly the pixels `render_clip` gives (up to the encoder).
+    """
+    from .video import write_video
+
+    names = [c.name for c in task.classes]
+    unknown = [c for c in classes if c not in names]
+    if unknown or task.kind != "motionshapes":
+        raise ValueError(f"classes {unknown} are not MotionShapes classes ({', '.join(names)})")
+    written = []
+    for name in classes:
+        label = names.index(name)
+        for k in range(clips_per_class):
+            index = label + len(names) * k
+            clip = render_clip(seed, index, task)
+            path = Path(root) / name / f"{seed}_{index:05d}{suffix}"
+            written.append(
+                write_video(path, clip.frames, fps, "libx264", pix_fmt="yuv444p", quality=quality)
+            )
+    return written

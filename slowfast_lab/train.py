@@ -41,12 +41,19 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import SlowFastConfig, get_config
-from .model import VideoNet, build_model, model_inputs
-from .synthetic import CLASSES, GROUPS, TaskConfig, factor_hits, group_labels, make_dataset
+from .model import VideoNet, build_model, loss_for, model_inputs
+from .synthetic import (
+    CLASSES,
+    GROUPS,
+    MotionShapesData,
+    TaskConfig,
+    factor_hits,
+    group_labels,
+    make_dataset,
+)
 from .weights import load_model, save_checkpoint
 
 DEFAULT_TEST_SEED = 1000  # the recorded "fresh test split": never used for training
@@ -222,6 +229,39 @@ _RESUME_IGNORED = ("progress", "threads", "log_every")  # may change between a r
 MAX_DATA_BYTES = 16 * 2**30  # rendered clips are kept in memory
 
 
+class BrokenBatch(ValueError):
+    """A training batch holds NaN/Inf values (found before the forward pass)."""
+
+
+def batch_loss(
+    net: torch.nn.Module,
+    model: VideoNet,
+    data: MotionShapesData,
+    index: torch.Tensor,
+    device: torch.device,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """The loss of the clips `index`, chosen by the head: cross-entropy over classes; binary
+    cross-entropy with logits per action for "multilabel" (the clip's set of actions, Charades)
+    and "detect" (every object's keyframe box and its actions, AVA: training uses the
+    ground-truth boxes). `channels_last`: the clips in channels_last_3d memory format.
+    Raises BrokenBatch before the forward pass (which would update BN statistics) when the
+    clips hold NaN/Inf."""
+    boxes = None
+    if model.config.head == "detect":
+        slow, fast, boxes, targets = data.detection_batch(index)
+        boxes = boxes.to(device)
+    else:
+        slow, fast, targets = data.batch(index)
+    if not _finite(slow, fast):
+        raise BrokenBatch(f"clips {index.tolist()[:8]}... hold NaN/Inf values")
+    inputs = model_inputs(model, slow.to(device), fast.to(device))
+    if channels_last:
+        inputs = tuple(x.contiguous(memory_format=CHANNELS_LAST) for x in inputs)
+    logits = net(*inputs, boxes=boxes) if boxes is not None else net(*inputs)
+    return loss_for(model.config)(logits, targets.to(device))
+
+
 def record_path_of(cfg: TrainConfig) -> str | None:
     """Where the JSON record goes: `cfg.record`, else the checkpoint's `<stem>.json`."""
     return cfg.record or (str(Path(cfg.out).with_suffix(".json")) if cfg.out else None)
@@ -275,6 +315,17 @@ def check_train_config(cfg: TrainConfig) -> None:
         task = cfg.task_config()  # also checks the model preset and its overrides
     except (TypeError, ValueError) as err:
         raise ConfigError(f"task {cfg.task}: {err}") from None
+    head = cfg.model.head
+    if task.multilabel != (head in ("multilabel", "detect")):
+        fix = (
+            "--set head=multilabel or --set head=detect"
+            if task.multilabel
+            else ("--task kind=scenes_multi (objects with sets of actions and boxes)")
+        )
+        raise ConfigError(
+            f"a {head!r} head does not fit the {task.kind} task ("
+            f"{'sets of actions' if task.multilabel else 'one class per clip'}): use {fix}"
+        )
     if cfg.model.num_classes != len(task.classes):
         raise ConfigError(
             f"the {task.kind} task has {len(task.classes)} classes but the model's head has "
@@ -500,16 +551,14 @@ def train(
                     opt.zero_grad(set_to_none=True)
                     step_loss = torch.zeros((), device=device)
                     for shard in local.chunk(cfg.shards):
-                        slow, fast, labels = data.batch(shard)
-                        if not _finite(slow, fast):  # before the forward updates BN statistics
+                        try:
+                            loss = batch_loss(net, model, data, shard, device, cfg.channels_last)
+                        except BrokenBatch:
                             raise TrainingError(
                                 f"step {step}: the training batch holds NaN/Inf values (clips "
                                 f"{shard.tolist()[:8]}...): the data is broken; {where()}"
-                            )
-                        inputs = model_inputs(model, slow.to(device), fast.to(device))
-                        if cfg.channels_last:
-                            inputs = [x.contiguous(memory_format=CHANNELS_LAST) for x in inputs]
-                        loss = F.cross_entropy(net(*inputs), labels.to(device)) / cfg.shards
+                            ) from None
+                        loss = loss / cfg.shards
                         loss.backward()
                         step_loss += loss.detach()
                     flags = torch.stack(
@@ -601,8 +650,8 @@ def train(
 
 
 def _summary(result: dict) -> dict:
-    keys = ("seed", "clips", "accuracy", "groups")
-    return {k: result[k] for k in keys}
+    keys = ("seed", "clips", "accuracy", "groups", "metric", "map", "per_action", "protocol")
+    return {k: result[k] for k in keys if k in result}
 
 
 def write_json(obj: dict, path: str | os.PathLike) -> Path:
@@ -703,8 +752,14 @@ def evaluate(
 
     {"accuracy", "groups": {"appearance", "motion", "appearance+motion"}, "per_class", "confusion",
      "seed", "clips", "ms_per_clip", "classes", "machine"}
+    Multi-label and detection heads (scenes with actions) give mAPs instead, see
+    `detect.evaluate_actions`: {"metric", "map", "per_action", "groups", ...}.
     """
     task = task or task_of(model)
+    if model.config.head != "classify":
+        from .detect import evaluate_actions  # mAPs: the metrics of Charades and AVA
+
+        return evaluate_actions(model, seed, clips, task, batch_size, progress)
     preds, labels, seconds = predict_split(model, seed, clips, task, batch_size, progress)
     report = accuracy_report(preds, labels, task)
     report.update(
@@ -742,6 +797,7 @@ def command_line() -> str:
 
 __all__ = [
     "CLASSES",
+    "batch_loss",
     "GROUPS",
     "TrainConfig",
     "TrainResult",

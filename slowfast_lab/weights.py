@@ -6,7 +6,10 @@ Formats that `load_weights(model, path)` recognises by their content (not their 
       {"format": "slowfast_lab", "version": 1, "config": {SlowFastConfig fields},
        "model_state": state_dict, "meta": {anything JSON-like: command, seed, accuracy, ...}}
 * PySlowFast `.pyth`: {"model_state": {"s1.pathway0_stem.conv.weight": ..., ...}, "epoch": ..., ...}
-* PyTorchVideo hub `.pyth`: {"model_state": {"blocks.0.multipathway_blocks.0.conv.weight": ...}}
+* PyTorchVideo hub `.pyth`: {"model_state": {"blocks.0.multipathway_blocks.0.conv.weight": ...}};
+  its detection models (`slowfast_r50_detection`) put the network under "model." and the RoI head's
+  projection at "detection_head.proj". PySlowFast's AVA files keep "head.projection": the RoI
+  head's other layers (pools, RoIAlign) hold no weights.
 * PySlowFast Caffe2 `.pkl` (the model zoo): a pickle (latin1) of {"blobs": {"conv1_w": ndarray, ...}}
 
 All four describe the same layers; `LAYERS` below is the one table that names each layer in every
@@ -135,9 +138,15 @@ def load_model(path: str | os.PathLike) -> VideoNet:
     return model.eval()
 
 
+# Fields added after version 1 files were written; their defaults rebuild those files' models.
+_LATER_FIELDS = ("head", "res5_dilation", "roi_resolution", "roi_aligned")
+
+
 def _config_of(path: Path, fields: dict, state: dict[str, torch.Tensor]) -> SlowFastConfig:
     """The SlowFastConfig a checkpoint names, or a CheckpointError saying what would load it."""
     known = {f.name for f in dataclasses.fields(SlowFastConfig)}
+    defaults = {f.name: f.default for f in dataclasses.fields(SlowFastConfig)}
+    fields = {**{k: defaults[k] for k in _LATER_FIELDS if k not in fields}, **fields}
     unknown = sorted(str(k) for k in fields if k not in known)
     missing = sorted(k for k in known if k not in fields)
     fits = fitting_presets(state) if unknown or missing else []
@@ -418,7 +427,8 @@ FIELDS: dict[str, Field] = {
     "after": Field(
         r"pool1|res[2-4]_\d+_branch2c_bn", lambda v: {"k": 1 if v == "pool1" else int(v[3])}
     ),
-    "head": Field(r"[56]", lambda v: {}),  # PyTorchVideo head block: 6 in SlowFast, 5 in a ResNet
+    # PyTorchVideo's head: block 6 in SlowFast, 5 in a ResNet, detection_head in a detector
+    "head": Field(r"blocks\.[56]|detection_head", lambda v: {}),
 }
 
 
@@ -443,7 +453,7 @@ LAYERS = (
     Layer("{path}.res{s}.{j}.shortcut.bn",   "s{s}.pathway{p}_res{j}.branch1_bn", "blocks.{s-1}.{mp}res_blocks.{j}.branch1_norm",     "{t}res{s}_{j}_branch1_bn"),
     Layer("fuse{k}.conv",                 "s{k}_fuse.conv_f2s",                "blocks.{k-1}.multipathway_fusion.conv_fast_to_slow", "t_{after}_subsample"),
     Layer("fuse{k}.bn",                   "s{k}_fuse.bn",                      "blocks.{k-1}.multipathway_fusion.norm",           "t_{after}_subsample_bn"),
-    Layer("head.fc",                      "head.projection",                   "blocks.{head}.proj",                              "pred"),
+    Layer("head.fc",                      "head.projection",                   "{head}.proj",                                     "pred"),
 )
 # fmt: on
 
@@ -519,6 +529,7 @@ class Converted:
     unused: list[str] = field(default_factory=list)  # file entries that name no layer of ours
     config: dict | None = None  # our format only: the saved SlowFastConfig fields
     meta: dict = field(default_factory=dict)  # our format only: task, classes, recorded test...
+    detector: bool = False  # the file says it is a detection model (PyTorchVideo detection_head)
 
     @property
     def format_name(self) -> str:
@@ -651,6 +662,9 @@ def _from_torch(path: Path, obj: object) -> Converted:
             "as PySlowFast and PyTorchVideo save it)"
         )
     state = {k.removeprefix("module."): v for k, v in state.items()}  # saved from DataParallel
+    detector = any(k.startswith("detection_head.") for k in state)
+    if detector:  # PyTorchVideo's DetectionBBoxNetwork: the network under "model."
+        state = {k.removeprefix("model."): v for k, v in state.items()}
     if any(k.startswith("s1.") for k in state):
         fmt = "pyslowfast"
     elif any(k.startswith("blocks.") for k in state):
@@ -662,7 +676,9 @@ def _from_torch(path: Path, obj: object) -> Converted:
             f"{path}: unknown key names (first: {next(iter(state), 'none')!r}); expected "
             "PySlowFast 's1.pathway0_stem...', PyTorchVideo 'blocks.0...' or our 'slow.stem...'"
         )
-    return _rename(path, fmt, state.items())
+    converted = _rename(path, fmt, state.items())
+    converted.detector = detector
+    return converted
 
 
 def _from_caffe2(path: Path, obj: object) -> Converted:
@@ -805,10 +821,14 @@ def fitting_presets(state: Mapping[str, torch.Tensor]) -> list[str]:
     """Presets whose architecture matches these (our-named) weights; use the file's num_classes.
 
     Weights cannot tell alpha or tau apart (they have no parameters): slow_4x16_r50 and
-    slow_8x8_r50, for instance, both fit a Slow-only R50 file.
+    slow_8x8_r50, for instance, both fit a Slow-only R50 file; nor a dilated res5 or a RoI head
+    from the classifier. Presets with the file's number of classes come first (so a 600-class
+    8x8 R50 file names slowfast_8x8_r50_k600 first, an 80-class one slowfast_8x8_r50_ava).
     """
     sig = _signature_of_state(state)
-    return [name for name, cfg in PRESETS.items() if _signature_of_config(cfg) == sig]
+    fits = [name for name, cfg in PRESETS.items() if _signature_of_config(cfg) == sig]
+    n = _num_classes(state)
+    return sorted(fits, key=lambda name: PRESETS[name].num_classes != n)
 
 
 def describe(state: Mapping[str, torch.Tensor]) -> str:
@@ -833,6 +853,8 @@ def _config_words(config: SlowFastConfig) -> str:
     words = f"pathways={config.pathways!r}, depth={config.depth}, num_classes={config.num_classes}"
     if config.pathways == "slowfast":
         words += f", fusion={config.fusion!r}, fusion_kernel={config.fusion_kernel}"
+    if config.head != "classify":
+        words += f", head={config.head!r}"
     return words
 
 
@@ -874,7 +896,13 @@ def _load_converted(model: VideoNet, checkpoint: Converted, load_head: bool) -> 
     if checkpoint.unused:
         problems.append(
             f"{len(checkpoint.unused)} file entries name no layer slowfast_lab knows, e.g. "
-            f"{checkpoint.unused[0]!r} (non-local blocks and detection heads are not supported)"
+            f"{checkpoint.unused[0]!r} (non-local blocks are not supported)"
+        )
+    if checkpoint.detector and model.config.head != "detect":
+        problems.append(
+            "the file is a detection model (its head reads person boxes) but this model has a "
+            f"{model.config.head!r} head: build it with head='detect', res5_dilation=2 (preset "
+            "'slowfast_8x8_r50_ava')"
         )
     if problems:
         raise CheckpointError(_mismatch_message(checkpoint, model, problems))

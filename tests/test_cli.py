@@ -23,6 +23,15 @@ def test_complexity_overrides_and_bad_values(capsys: pytest.CaptureFixture) -> N
     assert "alpha=3 does not divide tau=16" in capsys.readouterr().err
 
 
+def test_complexity_of_a_detector_counts_its_boxes(capsys: pytest.CaptureFixture) -> None:
+    """The AVA model: dilated res5 (96.9 G at 256^2, not 65.7 G) and one fc per person box."""
+    assert main(["complexity", "slowfast_8x8_r50_ava", "--boxes", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "10 box(es): 96.9 G" in out and "head 1.8 M" in out
+    assert main(["complexity", "slowfast_8x8_r50_ava", "--boxes", "-1"]) == 2
+    assert "boxes=-1 must be a whole number >= 0" in capsys.readouterr().err
+
+
 def test_module_entry_point_runs() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "slowfast_lab", "--help"], capture_output=True, text=True, check=True

@@ -110,3 +110,76 @@ def test_format_and_errors() -> None:
         sfl.complexity("slowfast_4x16_r50", crop_size=16)
     with pytest.raises(ValueError, match="alpha=3 does not divide tau=16"):
         sfl.complexity("slowfast_4x16_r50", alpha=3)
+
+
+# ------------------------------------------------------------------------------------------------
+# The detection models: a dilated res5 and a head that runs once per person box
+# ------------------------------------------------------------------------------------------------
+
+
+def _flops_by_module(model, inputs, **kwargs) -> dict[str, int]:
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(*inputs, **kwargs)
+    return {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides", "crop"),
+    [
+        ("slowfast_tiny", {"res5_dilation": 2}, 64),
+        ("slowfast_4x16_r50", {"res5_dilation": 2, "num_classes": 10, "T": 2}, 64),
+        ("slow_tiny", {"res5_dilation": 2}, 50),
+        ("fast_tiny", {"res5_dilation": 2, "head": "multilabel"}, 64),
+    ],
+)
+def test_dilated_count_equals_counted_forward(preset, overrides, crop) -> None:
+    model = sfl.build_model(preset, **overrides).eval()
+    counted = _flops_by_module(model, _inputs(model.config, crop))["Global"]
+    assert counted == 2 * sfl.complexity(preset, crop_size=crop, **overrides).macs
+
+
+def test_dilated_res5_costs_four_times_res5() -> None:
+    """Stride 1 instead of 2 quadruples every res5 conv but the first block's 1x1 conv, which runs
+    at the res4 size either way; the parameters stay the same."""
+    crop = 64
+    plain = sfl.build_model("slowfast_tiny").eval()
+    dilated = sfl.build_model("slowfast_tiny", res5_dilation=2).eval()
+    inputs = _inputs(plain.config, crop)
+    before, after = _flops_by_module(plain, inputs), _flops_by_module(dilated, inputs)
+    for pathway in ("slow", "fast"):
+        res5, first_a = f"SlowFast.{pathway}.res5", f"SlowFast.{pathway}.res5.0.a"
+        assert after[first_a] == before[first_a] > 0
+        assert after[res5] == 4 * (before[res5] - before[first_a]) + before[first_a]
+    a = sfl.complexity("slowfast_tiny", crop_size=crop)
+    b = sfl.complexity("slowfast_tiny", crop_size=crop, res5_dilation=2)
+    assert a.params == b.params
+    assert 2 * (b.macs - a.macs) == after["Global"] - before["Global"]
+
+
+@pytest.mark.parametrize("boxes", [1, 3])
+@pytest.mark.parametrize("preset", ["slowfast_tiny", "slow_tiny"])
+def test_detection_count_equals_counted_forward_per_box(preset, boxes) -> None:
+    """Everything but RoIAlign's sampling (not a conv or fc; fvcore leaves it out too)."""
+    overrides = {"head": "detect", "res5_dilation": 2, "num_classes": 7}
+    model = sfl.build_model(preset, **overrides).eval()
+    rois = torch.tensor([[0, 4.0, 4.0, 40.0, 40.0]]).repeat(boxes, 1)
+    flops = _flops_by_module(model, _inputs(model.config, 64), boxes=rois)
+    top = type(model).__name__
+    without_roi_align = flops["Global"] - flops[f"{top}.head"] + flops[f"{top}.head.fc"]
+    c = sfl.complexity(preset, crop_size=64, boxes=boxes, **overrides)
+    assert without_roi_align == 2 * c.macs
+    assert c.by_part["head"] == boxes * model.head.fc.in_features * 7
+    assert c.params == sum(p.numel() for p in model.parameters())
+
+
+def test_ava_model_cost() -> None:
+    """The paper's AVA model (8x8 R50, dilated res5) at the AVA test crop of 256: 96.9 G per view
+    against 65.7 G for the Kinetics model, and the parameters PyTorchVideo's zoo prints."""
+    ava = sfl.complexity("slowfast_8x8_r50_ava", crop_size=256)
+    kinetics = sfl.complexity("slowfast_8x8_r50", crop_size=256)
+    assert ava.gflops == pytest.approx(96.89, abs=0.01)
+    assert 1.4 < ava.macs / kinetics.macs < 1.5
+    assert ava.params / 1e6 == pytest.approx(33.82, abs=0.011)  # PyTorchVideo model zoo (AVA)
+    with pytest.raises(ValueError, match="boxes"):
+        sfl.complexity("slowfast_8x8_r50_ava", boxes=-1)

@@ -68,3 +68,13 @@ def test_no_copy_of_a_quoted_table_in_the_library() -> None:
         text = (ROOT / name).read_text()
         for number in quoted:
             assert not re.search(rf"\({re.escape(number)}, \d", text), (name, number)
+
+
+def test_ava_rows_are_model_zoo_figures_with_sources() -> None:
+    for key, row in paper.AVA.items():
+        assert row.source in (paper.PYSLOWFAST_ZOO, paper.PYTORCHVIDEO_ZOO), key
+        assert 10 < row.map < 40 and row.version in ("2.1", "2.2"), key
+    assert paper.sources() >= {paper.PYSLOWFAST_ZOO, paper.PYTORCHVIDEO_ZOO}
+    # The quoted parameter count is the model slowfast_8x8_r50_ava builds (80 actions).
+    ours = sfl.complexity("slowfast_8x8_r50_ava").params / 1e6
+    assert ours == pytest.approx(paper.AVA["SlowFast 8x8 R50"].mparams, abs=0.011)

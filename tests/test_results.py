@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -146,3 +147,17 @@ def test_compare_writes_table_and_figure(tmp_path):
 
     fig = results.accuracy_complexity_figure(rows, group="motion")
     assert len(fig.axes) == 2
+
+
+def test_records_from_before_a_model_field_existed_are_recognised():
+    """A record written before `head` (and the other detection fields) existed describes the
+    same run as the default head: a comparison resumes it instead of training it again."""
+    cfg = TrainConfig(model=sfl.get_config("slowfast_tiny"), steps=5)
+    have = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    assert results.same_run(have, cfg)
+    for name in ("head", "res5_dilation", "roi_resolution", "roi_aligned"):
+        del have["model"][name]
+    assert results.same_run(have, cfg)
+    assert not results.same_run({**have, "steps": 6}, cfg)
+    assert not results.same_run({**have, "model": {**have["model"], "head": "multilabel"}}, cfg)
+    assert results.same_run({**have, "progress": not cfg.progress}, cfg)  # cosmetic

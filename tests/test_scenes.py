@@ -121,3 +121,87 @@ def test_training_refuses_a_head_that_does_not_fit_the_task():
     check_train_config(good)
     with pytest.raises(ConfigError, match="tasks are"):
         check_train_config(TrainConfig(task={"kind": "bogus"}))
+
+
+# ------------------------------------------------------------------------------------------------
+# Scenes with actions (kind="scenes_multi"): labels per object box and per clip
+# ------------------------------------------------------------------------------------------------
+
+MULTI = ms.TaskConfig(kind="scenes_multi", size=48, noise=0.0, distractors=0)
+
+
+def test_multi_task_names_its_actions_and_keyframe():
+    assert MULTI.class_names == ms.ACTIONS and MULTI.multilabel and not TASK.multilabel
+    assert MULTI.fast_view == "gray" and MULTI.keyframe == 16  # T tau = 32 raw frames
+    assert MULTI.keyframe in ms.pathway_indices(MULTI)[1]
+    assert ms._cache_key(0, 10, MULTI) != ms._cache_key(0, 10, TASK)
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_multi_targets_follow_each_objects_actions(index):
+    clip = ms.render_clip(7, index, MULTI)
+    again = ms.render_clip(7, index, MULTI)
+    np.testing.assert_array_equal(clip.frames, again.frames)  # seeded, deterministic
+    assert clip.label == -1 and clip.targets.shape == (3, MULTI.raw_frames, len(ms.ACTIONS))
+    motion = clip.targets[..., :3]
+    assert (motion.sum(-1) == 1).all()  # exactly one of still / cw / ccw, every frame
+    for o, ob in enumerate(clip.params["objects"]):
+        names = [a for a, on in zip(ms.ACTIONS, clip.targets[o, 0], strict=True) if on]
+        assert names == ob["actions"] and clip.actions[o] == " + ".join(names)
+        assert ("changing colour" in names) == bool(ob["hue_turns"])
+    np.testing.assert_array_equal(clip.clip_targets, clip.targets.any(axis=(0, 1)))
+    assert clip.object_masks.sum(0).max() == 1 and clip.object_masks.any(axis=(2, 3)).all()
+    with pytest.raises(ValueError, match="targets"):
+        _ = clip.spec
+
+
+def test_multi_splits_mix_actions_and_several_objects_act_at_once():
+    counts = np.zeros(len(ms.ACTIONS))
+    busy = 0
+    for i in range(60):
+        objects = ms.scene_multi_params(0, i, MULTI)["objects"]
+        hot = np.array([[a in ob["actions"] for a in ms.ACTIONS] for ob in objects])
+        counts += hot.sum(0)
+        busy += sum(ob["action"] != "still" for ob in objects) >= 2
+    assert (counts > 20).all()  # every action is common
+    assert busy > 10  # clips where two or more squares circle
+
+
+def test_changing_colour_keeps_the_luma_and_turns_the_hue():
+    hues = np.linspace(0, 2 * np.pi, 9)
+    c = ms.hue_colour(0.5, 0.2, hues)
+    np.testing.assert_allclose(c @ np.array([0.299, 0.587, 0.114]), 0.5, atol=1e-6)
+    assert (c >= 0).all() and (c <= 1).all()
+    assert np.abs(c[0] - c[2]).max() > 0.15  # a quarter turn: a clearly different colour
+    index = next(
+        i
+        for i in range(50)
+        if any(o["hue_turns"] for o in ms.scene_multi_params(3, i, MULTI)["objects"])
+    )
+    clip = ms.render_clip(3, index, MULTI)
+    o = next(k for k, ob in enumerate(clip.params["objects"]) if ob["hue_turns"])
+    slow, _ = ms.pathway_indices(MULTI)
+    rgb = np.stack([clip.frames[f][clip.object_masks[o, f]].mean(0) for f in slow])  # [T, 3]
+    flicker = np.asarray(clip.params["flicker"])[slow] * 255
+    luma = rgb @ np.array([0.299, 0.587, 0.114]) - flicker
+    assert np.ptp(luma) < 2.0  # gray frames: the same square in every Slow frame
+    assert np.abs(rgb[1:] - rgb[:-1]).max(1).min() > 20  # colour: every Slow frame differs
+
+
+def test_multi_dataset_holds_keyframe_boxes_and_targets(tmp_path):
+    data = ms.make_dataset(2, 4, MULTI, progress=False)
+    assert data.labels.shape == (4, len(ms.ACTIONS)) and data.labels.dtype == torch.float32
+    assert data.boxes.shape == (4, 3, 4) and data.targets.shape == (4, 3, len(ms.ACTIONS))
+    clip = ms.render_clip(2, 1, MULTI)
+    np.testing.assert_array_equal(data.boxes[1].numpy(), ms.roi_box(clip.boxes[:, MULTI.keyframe]))
+    np.testing.assert_array_equal(data.targets[1].numpy(), clip.targets[:, MULTI.keyframe])
+    np.testing.assert_array_equal(data.labels[1].numpy(), clip.clip_targets)
+    slow, fast, rois, targets = data.detection_batch(slice(1, 3))
+    assert slow.shape[0] == 2 and rois.shape == (6, 5) and targets.shape == (6, len(ms.ACTIONS))
+    assert rois[:, 0].tolist() == [0, 0, 0, 1, 1, 1]
+    np.testing.assert_array_equal(rois[:3, 1:].numpy(), data.boxes[1].numpy())
+    ms._MEMORY.clear()  # read back from the disk cache: the same arrays
+    again = ms.make_dataset(2, 4, MULTI, progress=False)
+    assert torch.equal(again.boxes, data.boxes) and torch.equal(again.targets, data.targets)
+    with pytest.raises(ValueError, match="scenes_multi"):
+        ms.make_dataset(2, 2, TASK, progress=False).detection_batch(slice(0, 1))

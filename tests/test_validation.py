@@ -311,7 +311,7 @@ def test_nan_batch_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, m
 
 
 def test_nan_loss_stops_training_before_the_update(tmp_path, monkeypatch):
-    real = tr.F.cross_entropy
+    real = torch.nn.functional.cross_entropy
     calls = {"n": 0}
 
     def loss(*args, **kwargs):
@@ -319,7 +319,7 @@ def test_nan_loss_stops_training_before_the_update(tmp_path, monkeypatch):
         value = real(*args, **kwargs)
         return value * float("nan") if calls["n"] == 2 else value
 
-    monkeypatch.setattr(tr.F, "cross_entropy", loss)
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", loss)
     with pytest.raises(tr.TrainingError, match=r"step 1: the loss is nan: training diverged"):
         tr.train(dataclasses.replace(TINY, out=str(tmp_path / "run.pt")))
 

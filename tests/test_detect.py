@@ -1,0 +1,131 @@
+"""Multi-label and detection training / evaluation on scenes with actions (kind="scenes_multi"):
+the loss follows the head, records carry mAPs, the CLI trains, evaluates and tabulates them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+import slowfast_lab as sfl
+from slowfast_lab import detect
+from slowfast_lab import synthetic as ms
+from slowfast_lab import train as tr
+from slowfast_lab.__main__ import main
+from slowfast_lab.config import ConfigError
+from slowfast_lab.metrics import clip_map, frame_map
+
+MULTI = {"kind": "scenes_multi", "size": 32}
+TINY = tr.TrainConfig(
+    model=sfl.get_config("slowfast_tiny", dropout=0.0, num_classes=4, head="detect"),
+    task=MULTI,
+    train_clips=16,
+    val_clips=0,
+    test_clips=8,
+    steps=2,
+    batch_size=8,
+    warmup_steps=1,
+    progress=False,
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SLOWFAST_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def test_the_loss_follows_the_head():
+    data = ms.make_dataset(0, 4, TINY.task_config(), progress=False)
+    index = torch.arange(4)
+    torch.manual_seed(0)
+    det = sfl.build_model(TINY.model)
+    loss = tr.batch_loss(det, det, data, index, torch.device("cpu"))
+    slow, fast, boxes, targets = data.detection_batch(index)
+    want = torch.nn.functional.binary_cross_entropy_with_logits(
+        det(slow, fast, boxes=boxes), targets
+    )
+    torch.testing.assert_close(loss, want)
+    ml = sfl.build_model(TINY.model.replace(head="multilabel"))
+    loss = tr.batch_loss(ml, ml, data, index, torch.device("cpu"))
+    want = torch.nn.functional.binary_cross_entropy_with_logits(ml(slow, fast), data.labels[:4])
+    torch.testing.assert_close(loss, want)
+
+
+def test_heads_must_fit_the_task():
+    with pytest.raises(ConfigError, match="head=multilabel or --set head=detect"):
+        tr.check_train_config(dataclasses.replace(TINY, model=TINY.model.replace(head="classify")))
+    scenes = dataclasses.replace(
+        TINY, task={"kind": "scenes"}, model=TINY.model.replace(num_classes=6)
+    )
+    with pytest.raises(ConfigError, match="kind=scenes_multi"):
+        tr.check_train_config(scenes)
+
+
+@pytest.mark.parametrize("pathways", ["slowfast", "slow"])
+def test_detection_training_records_frame_map(tmp_path, pathways):
+    model = TINY.model.replace(pathways=pathways, res5_dilation=2)
+    cfg = dataclasses.replace(TINY, model=model, out=str(tmp_path / "det.pt"))
+    result = tr.train(cfg, command="pytest")
+    test = result.record["test"]
+    assert test["metric"] == "frame mAP@0.5" and set(test["per_action"]) == set(ms.ACTIONS)
+    assert 0 <= test["map"] <= 1 and set(test["groups"]) == {"motion", "appearance"}
+    # The recorded mAP is frame_map of the model's box scores on the test split.
+    loaded = sfl.weights.load_model(tmp_path / "det.pt")
+    assert loaded.config.head == "detect" and loaded.config.res5_dilation == 2
+    data = ms.make_dataset(cfg.test_seed, 8, cfg.task_config(), progress=False)
+    scores, _ = detect.action_scores(loaded, data, progress=False)
+    assert scores.shape == (8 * 3, 4)
+    gt = detect.detection_ground_truth(data)
+    want = frame_map((gt[0], gt[1], scores), gt, 0.5, ms.ACTIONS)["map"]
+    assert test["map"] == pytest.approx(want, abs=1e-4)
+    again = tr.evaluate(loaded, cfg.test_seed, 8, progress=False)
+    assert again["map"] == test["map"]
+    assert again["clip_map"] == pytest.approx(
+        clip_map(scores.reshape(8, 3, 4).amax(1), data.labels)["map"], abs=1e-4
+    )
+
+
+def test_multilabel_training_records_clip_map():
+    cfg = dataclasses.replace(TINY, model=TINY.model.replace(head="multilabel"))
+    result = tr.train(cfg)
+    test = result.record["test"]
+    assert test["metric"] == "clip mAP"
+    data = ms.make_dataset(cfg.test_seed, 8, cfg.task_config(), progress=False)
+    with torch.no_grad():
+        scores = result.model(*data.batch(slice(None))[:2]).sigmoid()
+    assert test["map"] == pytest.approx(clip_map(scores, data.labels)["map"], abs=1e-4)
+
+
+def test_action_groups_average_their_actions():
+    aps = {"still": 1.0, "circling cw": 0.5, "circling ccw": None, "changing colour": 0.25}
+    assert detect.action_groups(aps) == {"motion": 0.75, "appearance": 0.25}
+
+
+def test_cli_trains_evaluates_and_tabulates(tmp_path, capsys):
+    out = tmp_path / "det.pt"
+    args = ["train", "--task", "kind=scenes_multi", "size=32", "--set", "head=detect",
+            "dropout=0.0", "--steps", "2", "--batch-size", "4", "--train-clips", "8",
+            "--val-clips", "0", "--test-clips", "6", "--threads", "1", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["metric"] == "frame mAP@0.5" and "map" in printed
+    assert main(["evaluate", str(out), "--seed", "5", "--clips", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["seed"] == 5 and "protocol" in result and "GT boxes" in result["protocol"]
+    assert main(["evaluate", str(out), "--seed", "5", "--clips", "4"]) == 0
+    assert "frame mAP@0.5" in capsys.readouterr().out
+    table = tmp_path / "table"
+    record = str(out.with_suffix(".json"))
+    assert main(["actions-table", record, "--results", str(table)]) == 0
+    text = (tmp_path / "table.md").read_text()
+    assert "| SlowFast, T-conv | detect |" in text and "frame mAP@0.5" in text
+    assert main(["actions-table", record, "--results", str(table)]) == 2  # no overwrite
+    assert "--force" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert main(["actions-table", str(bad), "--results", str(table), "--force"]) == 2
+    # a classification head on the multi-label task is refused with a way out
+    assert main(["train", "--task", "kind=scenes_multi", "--steps", "1", "--quiet"]) == 2
+    assert "head=detect" in capsys.readouterr().err
