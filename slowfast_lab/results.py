@@ -85,15 +85,21 @@ def runs_for(task: TaskConfig) -> tuple[tuple[str, str, dict], ...]:
 _COSMETIC = ("progress", "log_every")  # config fields that do not change a run's result
 
 
+# Training options added after records were written, as those runs had them (channels_last is on by
+# default now, but an older record was trained without it).
+_BEFORE_THEY_EXISTED = {"channels_last": False, "bf16": False}
+
+
 def same_run(have: dict, cfg: TrainConfig) -> bool:
     """Does a record's config (`have`, as JSON) describe the run `cfg`, cosmetic fields aside?
 
     Model fields that a record predates (added to `SlowFastConfig` later, such as `head`) count
-    as their defaults, which is what the network had before they existed; a record from an older
-    version is then still recognised instead of being trained again.
+    as their defaults, which is what the network had before they existed, and training options it
+    predates as `_BEFORE_THEY_EXISTED`; a record from an older version is then still recognised
+    instead of being trained again.
     """
     want = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
-    have = dict(have)
+    have = {**_BEFORE_THEY_EXISTED, **have}
     if isinstance(have.get("model"), dict):
         defaults = json.loads(json.dumps(dataclasses.asdict(SlowFastConfig()), default=str))
         have["model"] = {**{k: defaults[k] for k in want["model"]}, **have["model"]}

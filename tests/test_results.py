@@ -161,3 +161,9 @@ def test_records_from_before_a_model_field_existed_are_recognised():
     assert not results.same_run({**have, "steps": 6}, cfg)
     assert not results.same_run({**have, "model": {**have["model"], "head": "multilabel"}}, cfg)
     assert results.same_run({**have, "progress": not cfg.progress}, cfg)  # cosmetic
+    del have["bf16"]  # a record from before the option: trained without it
+    assert results.same_run(have, cfg)
+    assert not results.same_run(have, dataclasses.replace(cfg, bf16=True))
+    del have["channels_last"]  # before it existed, training was contiguous
+    assert not results.same_run(have, cfg)
+    assert results.same_run(have, dataclasses.replace(cfg, channels_last=False))

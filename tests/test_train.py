@@ -81,6 +81,23 @@ def test_channels_last_trains_the_same_network():
     assert not torch.equal(start["slow.stem.conv.conv.weight"], plain["slow.stem.conv.conv.weight"])
 
 
+def test_bf16_autocast_trains_float32_weights_close_to_fp32():
+    """bf16 autocast: the forward pass in bfloat16, weights and their updates in float32."""
+    runs = {
+        bf16: tr.train(dataclasses.replace(TINY, bf16=bf16, test_clips=0, steps=1)).model
+        for bf16 in (True, False)
+    }
+    assert all(p.dtype == torch.float32 for p in runs[True].parameters())
+    low, plain = _state(runs[True]), _state(runs[False])
+    name = "slow.stem.conv.conv.weight"
+    torch.manual_seed(TINY.seed)
+    start = _state(sfl.build_model(TINY.model))[name]
+    step_low, step_plain = low[name] - start, plain[name] - start
+    assert step_plain.abs().max() > 0
+    cos = torch.nn.functional.cosine_similarity(step_low.flatten(), step_plain.flatten(), dim=0)
+    assert cos > 0.9 and not torch.equal(low[name], plain[name])  # bf16 really ran
+
+
 def test_accuracy_report_groups_and_confusion():
     labels = torch.arange(10).repeat(2)
     preds = labels.clone()
