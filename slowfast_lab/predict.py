@@ -18,7 +18,6 @@ matplotlib's Agg canvas (already a dependency), imported only when a video is wr
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
@@ -350,12 +349,11 @@ def predict_video(
 
 def write_json(record: dict, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write a prediction record; refuses an existing file unless `overwrite`."""
-    path = Path(path)
-    if path.exists() and not overwrite:
+    from .train import write_json as write_record  # the one JSON writer of the library
+
+    if Path(path).exists() and not overwrite:
         raise FileExistsError(f"{path} exists: choose another --json path, or pass --overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    return path
+    return write_record(record, path)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -7,70 +7,14 @@ thing with interpolation matrices, so the two share no code.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
+from _roi_reference import reference_roi_align
 
 import slowfast_lab as sfl
 from slowfast_lab.detection import roi_align
 from slowfast_lab.model import loss_for
 from slowfast_lab.weights import load_model, save_checkpoint
-
-
-def _bilinear(fmap: torch.Tensor, y: float, x: float) -> torch.Tensor:
-    """fmap [C, H, W] at (y, x): 0 more than a pixel outside, the border value within one."""
-    h, w = fmap.shape[1:]
-    if y < -1.0 or y > h or x < -1.0 or x > w:
-        return torch.zeros(fmap.shape[0], dtype=fmap.dtype)
-    y, x = max(y, 0.0), max(x, 0.0)
-    y_low, x_low = int(y), int(x)
-    if y_low >= h - 1:
-        y_low = y_high = h - 1
-        y = float(y_low)
-    else:
-        y_high = y_low + 1
-    if x_low >= w - 1:
-        x_low = x_high = w - 1
-        x = float(x_low)
-    else:
-        x_high = x_low + 1
-    ly, lx = y - y_low, x - x_low
-    hy, hx = 1.0 - ly, 1.0 - lx
-    return (
-        hy * hx * fmap[:, y_low, x_low]
-        + hy * lx * fmap[:, y_low, x_high]
-        + ly * hx * fmap[:, y_high, x_low]
-        + ly * lx * fmap[:, y_high, x_high]
-    )
-
-
-def reference_roi_align(features, boxes, output_size, spatial_scale, sampling_ratio, aligned):
-    oh, ow = output_size
-    out = torch.zeros(len(boxes), features.shape[1], oh, ow, dtype=features.dtype)
-    offset = 0.5 if aligned else 0.0
-    for k, (b, x1, y1, x2, y2) in enumerate(boxes.tolist()):
-        fmap = features[int(b)]
-        x_start, y_start = x1 * spatial_scale - offset, y1 * spatial_scale - offset
-        width = x2 * spatial_scale - offset - x_start
-        height = y2 * spatial_scale - offset - y_start
-        if not aligned:
-            width, height = max(width, 1.0), max(height, 1.0)
-        bin_h, bin_w = height / oh, width / ow
-        grid_h = sampling_ratio if sampling_ratio > 0 else math.ceil(height / oh)
-        grid_w = sampling_ratio if sampling_ratio > 0 else math.ceil(width / ow)
-        count = max(grid_h * grid_w, 1)
-        for ph in range(oh):
-            for pw in range(ow):
-                total = torch.zeros(features.shape[1], dtype=features.dtype)
-                for iy in range(grid_h):
-                    y = y_start + ph * bin_h + (iy + 0.5) * bin_h / grid_h
-                    for ix in range(grid_w):
-                        x = x_start + pw * bin_w + (ix + 0.5) * bin_w / grid_w
-                        total += _bilinear(fmap, y, x)
-                out[k, :, ph, pw] = total / count
-    return out
-
 
 # Boxes in input pixels for a 2-clip batch of 10x12 maps at scale 1/4 (a 40x48 frame): inside,
 # across every border, tiny, empty, inverted, beyond the frame, and far larger than it.
