@@ -184,6 +184,7 @@ def actions_rows(records: list[dict]) -> list[dict]:
                 "prior": (r.get("test_detail") or {}).get("prior"),
                 "test_seed": test["seed"],
                 "test_clips": test["clips"],
+                "seed": r["config"]["seed"],
                 "steps": r["config"]["steps"],
                 "train_time_s": r["train_time_s"],
                 "machine": r.get("machine"),
@@ -194,18 +195,41 @@ def actions_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-def actions_markdown(rows: list[dict]) -> str:
-    """The multi-label / detection results as a Markdown table (APs in %), commands below."""
-    pct = lambda x: "" if x is None else f"{100 * x:.1f}"  # noqa: E731
-    head = "| model | head | metric | mAP | " + " | ".join(ACTIONS) + " | clip mAP | train s |"
-    lines = [head, "|" + "---|" * (len(ACTIONS) + 6)]
+def seed_groups(rows: list[dict]) -> list[list[dict]]:
+    """Rows of the same model, head and res5 dilation (one per training seed), in first-seen order."""
+    groups: dict[tuple, list[dict]] = {}
     for r in rows:
+        groups.setdefault((r["name"], r["head"], r["res5_dilation"]), []).append(r)
+    return list(groups.values())
+
+
+def _mean_range(values: list[float | None]) -> str:
+    """'87.3' for one value, 'mean (min-max)' over seeds, in %; '' when any is missing."""
+    if not values or any(v is None for v in values):
+        return ""
+    pcts = [100 * v for v in values]
+    mean = f"{sum(pcts) / len(pcts):.1f}"
+    return mean if len(pcts) == 1 else f"{mean} ({min(pcts):.1f}-{max(pcts):.1f})"
+
+
+def actions_markdown(rows: list[dict]) -> str:
+    """The multi-label / detection results as a Markdown table (APs in %), commands below. Runs of
+    the same model and head with different training seeds make one line: mean (min-max)."""
+    head = (
+        "| model | head | metric | seeds | mAP | " + " | ".join(ACTIONS) + " | clip mAP | train s |"
+    )
+    lines = [head, "|" + "---|" * (len(ACTIONS) + 7)]
+    for runs in seed_groups(rows):
+        r = runs[0]
         dil = ", res5 dilation 2" if r["res5_dilation"] == 2 else ""
-        aps = " | ".join(pct(r["per_action"][a]) for a in ACTIONS)
-        clip = pct(r["clip_map"]) if r["head"] == "detect" else pct(r["map"])
+        aps = " | ".join(_mean_range([x["per_action"][a] for x in runs]) for a in ACTIONS)
+        clip = [x["clip_map"] if x["head"] == "detect" else x["map"] for x in runs]
+        seeds = ", ".join(str(x.get("seed", "?")) for x in runs)
+        train_s = sum(x["train_time_s"] for x in runs) / len(runs)
         lines.append(
-            f"| {r['name']} | {r['head']}{dil} | {r['metric']} | {pct(r['map'])} | {aps} | "
-            f"{clip} | {r['train_time_s']:.0f} |"
+            f"| {r['name']} | {r['head']}{dil} | {r['metric']} | {seeds} | "
+            f"{_mean_range([x['map'] for x in runs])} | {aps} | {_mean_range(clip)} | "
+            f"{train_s:.0f} |"
         )
     notes = []
     if rows:
@@ -216,7 +240,8 @@ def actions_markdown(rows: list[dict]) -> str:
             "circling ccw, one in three also changing colour; the Fast pathway sees gray "
             "frames). Detection: frame mAP at IoU 0.5 on the keyframe (the clip's centre frame) "
             "with the ground-truth boxes given (AVA's 'with GT boxes' protocol); its clip mAP "
-            "max-pools the box scores over each clip. Multi-label: Charades-style clip mAP."
+            "max-pools the box scores over each clip. Multi-label: Charades-style clip mAP. "
+            "Several training seeds: mean (min-max) over them."
         )
         if r0.get("prior"):
             prior = ", ".join(f"{a} {100 * p:.0f}%" for a, p in r0["prior"].items())
@@ -227,7 +252,7 @@ def actions_markdown(rows: list[dict]) -> str:
         threads = sorted({r["machine"]["threads"] for r in rows if r.get("machine")})
         if loads:
             notes.append(
-                f"Train s: wall time of each run (rendering included) on "
+                f"Train s: wall time of a run (mean over seeds; rendering included) on "
                 f"{'/'.join(map(str, threads))} thread(s) of a 2-core machine shared with other "
                 f"jobs (load average {min(loads):.1f}-{max(loads):.1f})."
             )
@@ -243,4 +268,5 @@ __all__ = [
     "actions_rows",
     "detection_ground_truth",
     "evaluate_actions",
+    "seed_groups",
 ]

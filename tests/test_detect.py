@@ -16,6 +16,7 @@ from slowfast_lab import train as tr
 from slowfast_lab.__main__ import main
 from slowfast_lab.config import ConfigError
 from slowfast_lab.metrics import clip_map, frame_map
+from slowfast_lab.synthetic import ACTIONS
 
 MULTI = {"kind": "scenes_multi", "size": 32}
 TINY = tr.TrainConfig(
@@ -101,6 +102,26 @@ def test_multilabel_training_records_clip_map():
 def test_action_groups_average_their_actions():
     aps = {"still": 1.0, "circling cw": 0.5, "circling ccw": None, "changing colour": 0.25}
     assert detect.action_groups(aps) == {"motion": 0.75, "appearance": 0.25}
+
+
+def _row(name: str, seed: int, ap: float, head: str = "detect") -> dict:
+    return {"name": name, "head": head, "res5_dilation": 1, "metric": "frame mAP@0.5", "map": ap,
+            "per_action": {a: ap for a in ACTIONS}, "clip_map": ap / 2, "prior": None,
+            "test_seed": 1000, "test_clips": 10, "seed": seed, "steps": 5,
+            "train_time_s": 10.0 * (seed + 1), "machine": None, "command": f"train {seed}"}  # fmt: skip
+
+
+def test_actions_table_gives_mean_and_range_over_seeds():
+    rows = [_row("SlowFast, T-conv", 0, 0.9), _row("Slow-only", 0, 0.4),
+            _row("SlowFast, T-conv", 1, 0.7), _row("SlowFast, T-conv", 2, 0.8),
+            _row("SlowFast, T-conv", 0, 0.5, head="multilabel")]  # fmt: skip
+    assert [len(g) for g in detect.seed_groups(rows)] == [3, 1, 1]
+    lines = detect.actions_markdown(rows).splitlines()
+    slowfast = next(x for x in lines if x.startswith("| SlowFast, T-conv | detect |"))
+    assert "| 0, 1, 2 | 80.0 (70.0-90.0) |" in slowfast and "| 40.0 (35.0-45.0) | 20 |" in slowfast
+    assert "| Slow-only | detect | frame mAP@0.5 | 0 | 40.0 |" in detect.actions_markdown(rows)
+    multi = next(x for x in lines if "| multilabel |" in x)
+    assert multi.endswith("| 50.0 | 10 |")  # a multi-label head's clip mAP is its mAP
 
 
 def test_cli_trains_evaluates_and_tabulates(tmp_path, capsys):
