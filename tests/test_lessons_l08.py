@@ -200,6 +200,24 @@ def test_official_predictor_never_downloads(tmp_path, monkeypatch) -> None:
     assert "skipped" in status
 
 
+def test_official_predictor_uses_weights_found_on_disk(tmp_path, monkeypatch, clip_bytes) -> None:
+    """The notebook's branch with weights: found where the lesson says, predicted, plotted
+    (a small preset in place of the R50, which would take a 270 MB file)."""
+    from slowfast_lab.model import build_model
+    from slowfast_lab.weights import save_checkpoint
+
+    weights = save_checkpoint(build_model("slowfast_tiny"), tmp_path / "my_weights.pt")
+    monkeypatch.setenv(recognize.WEIGHTS_ENV, str(weights))
+    model, status = L.official_predictor("slowfast_tiny")
+    assert model is not None and not model.random and str(weights) in status
+    video = tmp_path / "v.mp4"
+    video.write_bytes(clip_bytes)
+    pred = predict.predict_video(model, video, "auto", num_clips=2, crops=1, size=64,
+                                 progress=False)  # fmt: skip
+    fig = L.window_topk_figure(pred, k=5)
+    assert len(fig.axes[0].get_lines()) >= 5 and not fig.axes[0].get_title().startswith("RANDOM")
+
+
 def test_video_player_embeds_the_file(tmp_path: Path, clip_bytes: bytes) -> None:
     path = tmp_path / "v.mp4"
     path.write_bytes(clip_bytes)
