@@ -21,6 +21,7 @@ MODULES = {
     5: "l05_explorer",
     6: "l06_attention",
     7: "l07_real_model",
+    8: "l08_own_video",
 }
 # A wrong response for every question with a check (a likely mistake where there is one).
 WRONG = {
@@ -47,6 +48,7 @@ WRONG = {
     (7, "tera_macs"): "5",
     (7, "crop_doubling"): "2",
     (3, "scenes_colour_guess"): "1/3",
+    (8, "finetune_steps"): "20",  # rounding up the last batch, or counting the held-out clips
 }
 
 
