@@ -163,6 +163,7 @@ def _spawn_worker(rank: int, world: int, port: int, cfg: TrainConfig, state_path
         RANK=str(rank),
         WORLD_SIZE=str(world),
         LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE=str(world),
     )
     result = train(cfg)
     if rank == 0:
@@ -402,8 +403,9 @@ def _save_partial(path: str, cfg: TrainConfig, step: int, model, opt, extra: dic
     os.replace(tmp, path)
 
 
-def _load_partial(path: str, cfg: TrainConfig) -> dict:
-    """A partial state written by `_save_partial` for this same run (ValueError otherwise)."""
+def _load_partial(path: str, cfg: TrainConfig, ignored: tuple[str, ...] = _RESUME_IGNORED) -> dict:
+    """A partial state written by `_save_partial` for this same run (ValueError otherwise):
+    every config field but `ignored` (which may change between a run and its resume) must match."""
     if not Path(path).is_file():
         raise FileNotFoundError(
             f"nothing to resume: {path} does not exist (it is written every --checkpoint-every "
@@ -416,9 +418,7 @@ def _load_partial(path: str, cfg: TrainConfig) -> dict:
     if not isinstance(state, dict) or state.get("format") != "slowfast_lab_partial":
         raise ValueError(f"{path} is not a slowfast_lab partial training state")
     want = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
-    differ = sorted(
-        k for k in want if k not in _RESUME_IGNORED and state["config"].get(k) != want[k]
-    )
+    differ = sorted(k for k in want if k not in ignored and state["config"].get(k) != want[k])
     if differ:
         diffs = ", ".join(f"{k}: {state['config'].get(k)!r} -> {want[k]!r}" for k in differ)
         raise ValueError(
