@@ -456,12 +456,13 @@ def _finetune(
             return "no resumable state was saved" + ("" if cfg.out else " (no --out)")
         return f"the last good state (step {saved_step}) is in {partial}: rerun with --resume"
 
+    last_val: list[dict] = []  # the last epoch's validation: the final one, when the run ends
+
     def end_epoch(epoch: int) -> None:
         row = {"epoch": epoch, "train_loss": round(run["epoch_loss"] / max(run["batches"], 1), 5)}
         if val_data is not None and rank == 0:
-            row["val_accuracy"] = evaluate_videos(model, val_data, cfg.batch_size, cfg.workers)[
-                "accuracy"
-            ]
+            last_val[:] = [evaluate_videos(model, val_data, cfg.batch_size, cfg.workers)]
+            row["val_accuracy"] = last_val[0]["accuracy"]
         row["elapsed_s"] = round(elapsed(), 2)
         run["epochs"].append(row)
         run["epoch_loss"], run["batches"] = 0.0, 0
@@ -547,8 +548,12 @@ def _finetune(
     train_time = elapsed()
     model.eval()
     final = None
-    if val_data is not None and rank == 0:
-        final = evaluate_videos(model, val_data, cfg.batch_size, cfg.workers)
+    if val_data is not None and rank == 0:  # the weights the last epoch's validation saw
+        final = (
+            last_val[0]
+            if last_val
+            else evaluate_videos(model, val_data, cfg.batch_size, cfg.workers)
+        )
     epochs, wait, compute = run["epochs"], run["wait"], run["compute"]
     record = {
         "kind": "finetune",
