@@ -30,6 +30,7 @@ from .train import (
     TrainingError,
     check_train_config,
     command_line,
+    dist_env,
     evaluate_checkpoint,
     train,
 )
@@ -60,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the resumable state <out>.partial every N steps (0: only on Ctrl-C)")  # fmt: skip
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("finetune", help="fine-tune a pretrained network on your own videos")
+    p = sub.add_parser(
+        "finetune", help="fine-tune a pretrained network on your own videos (also under torchrun)"
+    )
     p.add_argument("data", help="a folder DATA/CLASS/*.mp4 (or DATA/train/, DATA/val/), or a "
                    "CSV of path,label[,start,end]")  # fmt: skip
     p.add_argument("--preset", default="slowfast_tiny", help="the network (default slowfast_tiny)")
@@ -71,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("epochs", "batch_size", "workers", "threads", "seed", "size"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--optimizer", choices=("adamw", "sgd"), default=d.optimizer)
+    p.add_argument("--dropout", type=float, help="before the new head (default: the preset's)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help="per-class share held out for validation (without train/ and val/)")  # fmt: skip
     p.add_argument("--no-flip", dest="hflip", action="store_false",
@@ -82,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="finetuned.pt",
                    help="checkpoint path (a JSON record is written beside it)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace an existing checkpoint / record")
+    p.add_argument("--resume", action="store_true", help="continue from <out>.partial")
+    p.add_argument("--checkpoint-every", type=int, default=100, metavar="N",
+                   help="write the resumable state <out>.partial every N steps (0: only on Ctrl-C)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_finetune)
 
@@ -294,6 +302,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                  "test_clips", "threads"):  # fmt: skip
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--optimizer", choices=("adamw", "sgd"), default=d.optimizer)
+    p.add_argument("--dropout", type=float, help="before the new head (default: the preset's)")
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun on GPUs")
     p.add_argument(
         "--no-channels-last",
@@ -340,11 +350,19 @@ def _finetune(args: argparse.Namespace) -> int:
     cfg = FinetuneConfig(
         data=args.data, preset=args.preset, weights=args.weights, freeze=args.freeze,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, workers=args.workers,
+        optimizer=args.optimizer, dropout=args.dropout,
         val_fraction=args.val_fraction, seed=args.seed, size=args.size, hflip=args.hflip,
         fast_input=args.fast_input, pad=args.pad, skip_unreadable=args.skip_unreadable,
         threads=args.threads, out=args.out, progress=not args.quiet,
     )  # fmt: skip
-    rec = finetune(cfg, command=command_line(), overwrite=args.force).record
+    if args.checkpoint_every < 0:
+        raise ValueError(f"--checkpoint-every {args.checkpoint_every} must be >= 0 (0: off)")
+    rec = finetune(
+        cfg, command=command_line(), overwrite=args.force, resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+    ).record  # fmt: skip
+    if dist_env()[0]:
+        return 0  # rank 0 prints (and writes) for the run
     keys = ("val_accuracy", "train_time_s", "clips_per_s", "data_wait_share", "checkpoint")
     print(json.dumps({k: rec.get(k) for k in keys}))
     return 0

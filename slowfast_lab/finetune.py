@@ -13,18 +13,31 @@
   after pool1, fuse1), "res2" (also res2 and fuse2), "res3", "res4", "res5" (every block: only
   the head learns). Frozen weights get no gradient and their BatchNorms stay in eval mode (their
   running statistics are kept, as PySlowFast's fine-tuning does), whatever `model.train()` says.
-* AdamW, linear warm-up then cosine decay per step (as `train`), `epochs` passes over the training
-  split, validation on the val split after every epoch.
+* AdamW (or SGD), linear warm-up then cosine decay per step (as `train`), `epochs` passes over
+  the training split, validation on the val split after every epoch.
 * Clips are decoded by a `torch.utils.data.DataLoader` with `workers` processes (0: in this one).
   The record says how long the loop waited for data and how long it computed.
 * Outputs: a `weights.save_checkpoint` file (meta: command, config, class names, input size, the
   val accuracy) and a JSON record beside it; existing ones are not replaced unless `overwrite`.
+* Resumable as `train`: every `checkpoint_every` steps and on Ctrl-C the state (weights,
+  optimiser, random state, the record so far) goes to `<out>.partial`; `resume=True`
+  (`--resume`) continues from it and ends with the weights of an uninterrupted run.
+
+Distributed: `torchrun --nproc_per_node 2 -m slowfast_lab finetune DATA ...` (gloo on CPU, nccl
+on GPU), with `train`'s process group, as `train` shards its batches: each epoch's seeded
+permutation of the training videos is cut into global batches of `batch_size`, each global
+batch into one contiguous shard per process (`shard_batches`); a process decodes only its own
+shards. DDP averages the gradients; the weights after every step equal those of one process
+with `shards=world_size` (each shard its own BatchNorm statistics; with dropout 0). Rank 0
+validates (the others wait at the next step's all-reduce), writes the checkpoint, the record
+and the resumable state.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -32,6 +45,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
+import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -40,16 +54,27 @@ from .datasets import VideoFolder, seed_worker
 from .model import VideoNet, build_model, model_inputs
 from .train import (
     CHANNELS_LAST,
+    TrainingError,
+    TrainingInterrupted,
     _atomic_json,
+    _load_partial,
     _lr_at,
+    _save_partial,
+    _setup_distributed,
+    _StopOnCtrlC,
     check_outputs,
     command_line,
+    dist_env,
     machine_load,
+    partial_path_of,
     record_path_of,
 )
 from .weights import load_model, load_weights, save_checkpoint
 
 FREEZE = ("none", "stem", "res2", "res3", "res4", "res5")
+# Settings that may change between a run and its resume (they change neither the clips nor the
+# arithmetic: items are seeded per item, whichever worker decodes them).
+_RESUME_IGNORED = ("progress", "threads", "workers")
 _LATERAL_AFTER = {"stem": "fuse1", "res2": "fuse2", "res3": "fuse3", "res4": "fuse4"}
 
 
@@ -69,6 +94,10 @@ class FinetuneConfig:
         workers: DataLoader processes decoding clips (0: decode in this process).
         val_fraction: per-class share held out for validation (no train/ and val/ folders).
         warmup_steps: None: a tenth of the run, at most 50 steps.
+        optimizer: "adamw" or "sgd" (momentum 0.9), as `train`; dropout: before the new head
+            (None: the preset's).
+        shards: single-process only: cut each batch into this many shards, each with its own BN
+            statistics, gradients accumulated (reproduces `shards` torchrun processes, as train's).
         out: checkpoint path; record: JSON record path (default: beside out).
     """
 
@@ -80,6 +109,8 @@ class FinetuneConfig:
     batch_size: int = 8
     lr: float = 1e-3
     weight_decay: float = 0.05
+    optimizer: str = "adamw"
+    dropout: float | None = None
     warmup_steps: int | None = None
     workers: int = 0
     val_fraction: float = 0.2
@@ -92,6 +123,7 @@ class FinetuneConfig:
     skip_unreadable: bool = False
     threads: int = 2
     channels_last: bool = True
+    shards: int = 1
     out: str | None = None
     record: str | None = None
     progress: bool = True
@@ -112,10 +144,17 @@ def check_finetune_config(cfg: FinetuneConfig) -> None:
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{name}={value!r} must be an integer >= {least} ({flag})")
 
-    for name, least in (("epochs", 1), ("batch_size", 1), ("workers", 0), ("threads", 1)):
+    for name, least in (("epochs", 1), ("batch_size", 1), ("workers", 0), ("threads", 1),
+                        ("shards", 1)):  # fmt: skip
         count(name, least)
     if cfg.warmup_steps is not None:
         count("warmup_steps", 0)
+    if cfg.optimizer not in ("adamw", "sgd"):
+        raise ValueError(f"optimizer={cfg.optimizer!r} must be 'adamw' or 'sgd' (--optimizer)")
+    if cfg.dropout is not None and not (
+        isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1
+    ):
+        raise ValueError(f"dropout={cfg.dropout!r} must be a number in [0, 1) (--dropout)")
     if cfg.freeze not in FREEZE:
         raise ValueError(f"freeze={cfg.freeze!r} must be one of {', '.join(FREEZE)} (--freeze)")
     if not (isinstance(cfg.lr, (int, float)) and math.isfinite(cfg.lr) and cfg.lr > 0):
@@ -190,19 +229,40 @@ def datasets_for(cfg: FinetuneConfig) -> tuple[VideoFolder, VideoFolder | None]:
     return train, val
 
 
+def shard_batches(
+    n: int, batch_size: int, shuffle_seed: int, rank: int = 0, world: int = 1
+) -> list[list[int]]:
+    """Process `rank`'s part of every global training batch of one epoch: a permutation of the
+    `n` items seeded by `shuffle_seed` (the same in every process), cut into full batches of
+    `batch_size` (one smaller batch when n < batch_size), each cut into `world` contiguous
+    shards, as `train` cuts its batches: shards never overlap and never miss an item. (This is
+    what a seeded DistributedSampler with set_epoch gives, but per global batch, so that one
+    process with `shards=world` sees exactly the same clips in each shard.)"""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(shuffle_seed))
+    ends = range(batch_size, n + 1, batch_size) if n >= batch_size else [n]
+    return [order[end - min(batch_size, n) : end].chunk(world)[rank].tolist() for end in ends]
+
+
 def loader_for(
-    data: VideoFolder, batch_size: int, workers: int, shuffle_seed: int | None = None
+    data: VideoFolder,
+    batch_size: int,
+    workers: int,
+    shuffle_seed: int | None = None,
+    *,
+    rank: int = 0,
+    world: int = 1,
+    skip: int = 0,
 ) -> DataLoader:
-    """A DataLoader over `data`: `workers` decoding processes (seeded, one thread each);
-    `shuffle_seed`: a seeded permutation and full batches only (training), else in order."""
+    """A DataLoader over `data`: `workers` decoding processes (seeded, one thread each).
+    `shuffle_seed`: training, this process's shard of every global batch (`shard_batches`),
+    the first `skip` batches left out (a resumed epoch; they are not decoded); None: in order."""
     if shuffle_seed is not None:
-        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(shuffle_seed))
-        sampler, drop_last = order.tolist(), len(data) >= batch_size
+        batches = shard_batches(len(data), batch_size, shuffle_seed, rank, world)[skip:]
+        batching = dict(batch_sampler=batches)
     else:
-        sampler, drop_last = None, False
+        batching = dict(batch_size=batch_size)
     return DataLoader(
-        data, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=workers,
-        worker_init_fn=seed_worker if workers else None,
+        data, **batching, num_workers=workers, worker_init_fn=seed_worker if workers else None,
         generator=torch.Generator().manual_seed(shuffle_seed or 0),
         persistent_workers=False,  # workers see `set_epoch`: they are made again each epoch
     )  # fmt: skip
@@ -271,20 +331,75 @@ def evaluate_folder(
 # ------------------------------------------------------------------------------------------------
 
 
+def _check_parts(cfg: FinetuneConfig, n: int, world: int) -> None:
+    """Equal shards of every global batch: one per process (and per `shards`)."""
+    if cfg.shards > 1 and world > 1:
+        raise ValueError("shards > 1 emulates DDP in one process; do not combine it with torchrun")
+    parts = world * cfg.shards
+    if parts == 1:
+        return
+    if cfg.batch_size % parts:
+        raise ValueError(
+            f"batch_size={cfg.batch_size} must divide into {parts} equal shards (one per process"
+            f"{' and shard' if cfg.shards > 1 else ''}): use a multiple of {parts} (--batch-size)"
+        )
+    if n < cfg.batch_size:
+        raise ValueError(
+            f"the training split has {n} videos, fewer than batch_size={cfg.batch_size}: with "
+            f"{parts} shards every step needs a full batch; use --batch-size <= {n}"
+        )
+
+
 def finetune(
-    cfg: FinetuneConfig, command: str | None = None, *, overwrite: bool = False
+    cfg: FinetuneConfig,
+    command: str | None = None,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    checkpoint_every: int = 0,
 ) -> FinetuneResult:
     """Fine-tune `cfg.preset` on `cfg.data` (see the module doc); returns the model (eval mode,
-    CPU) and the JSON record. With `cfg.out`, an existing checkpoint or record is refused unless
-    `overwrite` (the CLI's --force)."""
+    CPU) and the JSON record. Under torchrun every process calls this (see the module doc).
+
+    With `cfg.out`: an existing checkpoint or record is refused unless `overwrite` (the CLI's
+    --force); every `checkpoint_every` steps (and on Ctrl-C, after the step) the resumable state
+    goes to `<out>.partial`, removed at the end; `resume=True` continues from it and gives the
+    same weights and record as an uninterrupted run. A NaN/Inf loss stops the run
+    (`train.TrainingError`) before the optimiser takes it; Ctrl-C raises `TrainingInterrupted`.
+    As `train.train`, whose mechanisms (process group, partial state, Ctrl-C) these are.
+    """
     check_finetune_config(cfg)
-    check_outputs(cfg, overwrite)
-    torch.set_num_threads(cfg.threads)
+    if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} must be an integer >= 0 (0: off)")
+    if resume and not cfg.out:
+        raise ValueError("resume needs the out path of the interrupted run (--out)")
+    if dist_env()[0] == 0:  # before joining a process group: nothing to tear down on refusal
+        check_outputs(cfg, overwrite, resume)
+    rank, world, device, created = _setup_distributed()
+    try:
+        return _finetune(cfg, command, resume, checkpoint_every, rank, world, device)
+    finally:
+        if created:
+            dist.destroy_process_group()
+
+
+def _finetune(
+    cfg: FinetuneConfig,
+    command: str | None,
+    resume: bool,
+    checkpoint_every: int,
+    rank: int,
+    world: int,
+    device: torch.device,
+) -> FinetuneResult:
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    torch.set_num_threads(max(1, cfg.threads // local_world))  # share the cores among processes
     train_data, val_data = datasets_for(cfg)
+    _check_parts(cfg, len(train_data), world)
     classes = train_data.classes
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.preset, num_classes=len(classes))
+    torch.manual_seed(cfg.seed)  # the same initial head in every process
+    extra = {} if cfg.dropout is None else {"dropout": cfg.dropout}
+    model = build_model(cfg.preset, num_classes=len(classes), **extra)
     if cfg.weights:
         load_weights(model, cfg.weights, load_head=False)
     model.to(device)
@@ -292,72 +407,154 @@ def finetune(
         model.to(memory_format=CHANNELS_LAST)
     frozen = freeze(model, cfg.freeze)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(trainable, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = len(train_data) // cfg.batch_size or 1
     steps = per_epoch * cfg.epochs
     warmup = min(50, steps // 10) if cfg.warmup_steps is None else cfg.warmup_steps
     schedule = SimpleNamespace(lr=cfg.lr, warmup_steps=warmup, steps=steps)
     loss_fn = torch.nn.CrossEntropyLoss()
+    show = cfg.progress and rank == 0
 
-    losses: list[tuple[int, float]] = []
-    epochs: list[dict] = []
-    wait = compute = 0.0
-    clips = step = 0
-    show = cfg.progress
+    # Everything the record sums over the run: saved with the partial state, so that a resumed
+    # run writes the record of an uninterrupted one.
+    run = dict(losses=[], epochs=[], wait=0.0, compute=0.0, clips=0, epoch_loss=0.0, batches=0)
+    first, earlier = 0, 0.0
+    partial = partial_path_of(cfg)
+    saved_step = None  # the step of the last resumable state on disk
+    if resume:
+        state = _load_partial(partial, cfg, ignored=_RESUME_IGNORED)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state["cuda_rng"])
+        first, earlier, run = state["step"], state["elapsed"], state["run"]
+        run["losses"] = [tuple(x) for x in run["losses"]]
+        saved_step = first
+
     t0 = time.perf_counter()
-    bar = tqdm(total=steps, desc=f"finetune {cfg.preset}", disable=not show)
-    for epoch in range(cfg.epochs):
-        train_data.set_epoch(epoch)
-        loader = loader_for(train_data, cfg.batch_size, cfg.workers, cfg.seed * 1000 + epoch)
-        train_mode(model, frozen)
-        epoch_loss, batches = 0.0, 0
-        it = iter(loader)
-        while True:
-            tw = time.perf_counter()
-            try:
-                slow, fast, y = next(it)
-            except StopIteration:
-                break
-            tc = time.perf_counter()
-            wait += tc - tw
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, schedule)
-            inputs = model_inputs(model, slow.to(device), fast.to(device))
-            if cfg.channels_last:
-                inputs = tuple(x.contiguous(memory_format=CHANNELS_LAST) for x in inputs)
-            loss = loss_fn(model(*inputs), y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise ValueError(
-                    f"epoch {epoch} step {step}: the loss is {value}: training diverged (try a "
-                    f"lower --lr than {cfg.lr:g})"
-                )
-            opt.step()
-            compute += time.perf_counter() - tc
-            losses.append((step, round(value, 5)))
-            epoch_loss, batches, clips, step = (
-                epoch_loss + value,
-                batches + 1,
-                clips + len(y),
-                step + 1,
-            )
-            bar.update()
-            bar.set_postfix(loss=f"{value:.3f}")
-        row = {"epoch": epoch, "train_loss": round(epoch_loss / max(batches, 1), 5)}
-        if val_data is not None:
-            row["val_accuracy"] = evaluate_videos(model, val_data, cfg.batch_size, cfg.workers)[
-                "accuracy"
-            ]
-        row["elapsed_s"] = round(time.perf_counter() - t0, 2)
-        epochs.append(row)
+
+    def elapsed() -> float:
+        return earlier + time.perf_counter() - t0
+
+    def save(done: int) -> None:
+        nonlocal saved_step
+        if rank == 0 and partial:
+            _save_partial(partial, cfg, done, model, opt, dict(run=run, elapsed=elapsed()))
+        saved_step = done
+
+    def where() -> str:
+        if saved_step is None or not partial:
+            return "no resumable state was saved" + ("" if cfg.out else " (no --out)")
+        return f"the last good state (step {saved_step}) is in {partial}: rerun with --resume"
+
+    last_val: list[dict] = []  # the last epoch's validation: the final one, when the run ends
+
+    def end_epoch(epoch: int) -> None:
+        row = {"epoch": epoch, "train_loss": round(run["epoch_loss"] / max(run["batches"], 1), 5)}
+        if val_data is not None and rank == 0:
+            last_val[:] = [evaluate_videos(model, val_data, cfg.batch_size, cfg.workers)]
+            row["val_accuracy"] = last_val[0]["accuracy"]
+        row["elapsed_s"] = round(elapsed(), 2)
+        run["epochs"].append(row)
+        run["epoch_loss"], run["batches"] = 0.0, 0
         if show:
             bar.write(", ".join(f"{k} {v}" for k, v in row.items()))
+
+    step = first
+    bar = tqdm(total=steps, initial=first, desc=f"finetune {cfg.preset}", disable=not show)
+    with _StopOnCtrlC() as ctrl_c:
+        try:
+            first_epoch = first // per_epoch
+            if len(run["epochs"]) < min(first_epoch, cfg.epochs):
+                end_epoch(first_epoch - 1)  # stopped between an epoch's last step and its val
+            for epoch in range(first_epoch, cfg.epochs):
+                train_data.set_epoch(epoch)
+                loader = loader_for(
+                    train_data, cfg.batch_size, cfg.workers, cfg.seed * 1000 + epoch,
+                    rank=rank, world=world, skip=step - epoch * per_epoch,
+                )  # fmt: skip
+                net.train()
+                train_mode(model, frozen)
+                it = iter(loader)
+                while True:
+                    tw = time.perf_counter()
+                    try:
+                        slow, fast, y = next(it)
+                    except StopIteration:
+                        break
+                    tc = time.perf_counter()
+                    run["wait"] += tc - tw
+                    for group in opt.param_groups:
+                        group["lr"] = _lr_at(step, schedule)
+                    opt.zero_grad(set_to_none=True)
+                    step_loss = torch.zeros((), device=device)
+                    for s, f, t in zip(
+                        *(x.chunk(cfg.shards) for x in (slow, fast, y)), strict=True
+                    ):
+                        inputs = model_inputs(model, s.to(device), f.to(device))
+                        if cfg.channels_last:
+                            inputs = tuple(
+                                x.contiguous(memory_format=CHANNELS_LAST) for x in inputs
+                            )
+                        loss = loss_fn(net(*inputs), t.to(device)) / cfg.shards
+                        loss.backward()
+                        step_loss += loss.detach()
+                    flags = torch.stack(
+                        [step_loss, torch.tensor(float(ctrl_c.requested), device=device)]
+                    )
+                    if world > 1:  # the logged loss is the global batch's mean
+                        dist.all_reduce(flags)
+                        flags[0] /= world
+                    value, stop = float(flags[0]), bool(flags[1] > 0)
+                    if not math.isfinite(value):  # before the optimiser takes it
+                        raise TrainingError(
+                            f"epoch {epoch} step {step}: the loss is {value}: training diverged "
+                            f"(a new run with a lower --lr than {cfg.lr:g} may help); {where()}"
+                        )
+                    opt.step()
+                    run["compute"] += time.perf_counter() - tc
+                    run["losses"].append((step, round(value, 5)))
+                    run["epoch_loss"] += value
+                    run["batches"] += 1
+                    run["clips"] += len(y) * world
+                    step += 1
+                    bar.update()
+                    bar.set_postfix(loss=f"{value:.3f}")
+                    if stop or (checkpoint_every and step % checkpoint_every == 0 and step < steps):
+                        save(step)
+                    if stop:
+                        raise TrainingInterrupted(
+                            f"interrupted after step {step} of {steps}; {where()}",
+                            step,
+                            partial if cfg.out else None,
+                        )
+                end_epoch(epoch)
+        except KeyboardInterrupt as err:
+            if isinstance(err, TrainingInterrupted):
+                raise
+            raise TrainingInterrupted(
+                f"interrupted during step {step}; {where()}", saved_step or 0, partial
+            ) from None
     bar.close()
-    train_time = time.perf_counter() - t0
+    train_time = elapsed()
     model.eval()
-    final = evaluate_videos(model, val_data, cfg.batch_size, cfg.workers) if val_data else None
+    final = None
+    if val_data is not None and rank == 0:  # the weights the last epoch's validation saw
+        final = (
+            last_val[0]
+            if last_val
+            else evaluate_videos(model, val_data, cfg.batch_size, cfg.workers)
+        )
+    epochs, wait, compute = run["epochs"], run["wait"], run["compute"]
     record = {
         "kind": "finetune",
         "command": command or command_line(),
@@ -372,17 +569,19 @@ def finetune(
             "input_size": train_data.size,
             "jitter": list(train_data.jitter),
         },
+        "world_size": world,
         "device": str(device),
         "steps": step,
+        **({"resumed_from_step": first} if first else {}),
         "warmup_steps": warmup,
         "frozen_parameters": sum(p.numel() for m in frozen for p in m.parameters()),
         "trainable_parameters": sum(p.numel() for p in trainable),
-        "loss_curve": losses,
+        "loss_curve": run["losses"],
         "epochs": epochs,
         "val_accuracy": [r.get("val_accuracy") for r in epochs],
         "val": final,
         "train_time_s": round(train_time, 2),
-        "clips_per_s": round(clips / max(wait + compute, 1e-9), 2),
+        "clips_per_s": round(run["clips"] / max(wait + compute, 1e-9), 2),
         "data_wait_s": round(wait, 3),
         "compute_s": round(compute, 3),
         "data_wait_share": round(wait / max(wait + compute, 1e-9), 4),
@@ -391,7 +590,7 @@ def finetune(
         "python": platform.python_version(),
     }
     model.cpu()
-    if cfg.out:
+    if cfg.out and rank == 0:
         meta = {k: record[k] for k in ("command", "config", "classes", "train_time_s", "machine")}
         meta.update(
             kind="finetune", input_size=train_data.size, fast_input=cfg.fast_input,
@@ -400,9 +599,11 @@ def finetune(
         save_checkpoint(model, cfg.out, meta)
         record["checkpoint"] = str(cfg.out)
     path = record_path_of(cfg)
-    if path:
+    if path and rank == 0:
         _atomic_json(record, path)
         record["record_path"] = path
+    if rank == 0 and partial and Path(partial).exists():
+        os.remove(partial)  # the run is complete: its checkpoint replaces the partial state
     return FinetuneResult(model, record)
 
 
@@ -418,5 +619,6 @@ __all__ = [
     "freeze",
     "frozen_modules",
     "loader_for",
+    "shard_batches",
     "train_mode",
 ]

@@ -298,6 +298,8 @@ def predict_video(
     paper's protocol; 3 crops by default); "sliding": windows of one clip span every `stride` raw
     frames (default: back to back; 1 centre crop by default); "auto": test up to 10 s, else
     sliding. Decodes `batch` views' worth of windows at a time, each window's Fast frames only.
+    The record's `decode_s` (decoding, scaling, cropping, normalising) and `model_s` (the
+    forward passes) split its `seconds`.
     A video shorter than one window is padded with its last frame (the record says how many)."""
     info = probe(path)
     mode = choose_mode(mode, info)
@@ -313,6 +315,7 @@ def predict_video(
     model = model.to(device).eval()
     per_step = max(1, batch // crops)  # windows per batch of views
     probs, windows = [], []
+    decode_s = model_s = 0.0
     t0 = time.perf_counter()
     bar = tqdm(
         total=len(starts), desc=f"predict {Path(path).name}", unit="clip", disable=not progress
@@ -320,6 +323,7 @@ def predict_video(
     with inference_mode(device):
         for i in range(0, len(starts), per_step):
             chunk = starts[i : i + per_step]
+            tc = time.perf_counter()
             with warnings.catch_warnings():  # padding is reported in the record instead
                 warnings.simplefilter("ignore")
                 clips = load_clips(
@@ -329,7 +333,10 @@ def predict_video(
                 clips, size=size, num_crops=crops, fast_input=predictor.fast_input
             )
             views = [x.to(device) for x in model_inputs(model, slow, fast)]
+            tm = time.perf_counter()
             probs.append(model.predict(*views).float().cpu().view(len(chunk), crops, -1))
+            model_s += time.perf_counter() - tm
+            decode_s += tm - tc
             for c in clips:
                 first = c.fast_indices[0]
                 windows.append({
@@ -343,7 +350,8 @@ def predict_video(
     seconds = time.perf_counter() - t0
     return Prediction(
         str(path), info, mode, windows, torch.cat(probs), predictor, size, seconds,
-        extra={"device": str(device), "batch": batch},
+        extra={"device": str(device), "batch": batch, "decode_s": round(decode_s, 3),
+               "model_s": round(model_s, 3)},
     )  # fmt: skip
 
 

@@ -54,7 +54,7 @@ from .synthetic import (
     group_labels,
     make_dataset,
 )
-from .weights import load_model, save_checkpoint
+from .weights import load_model, load_weights, save_checkpoint
 
 DEFAULT_TEST_SEED = 1000  # the recorded "fresh test split": never used for training
 CHANNELS_LAST = torch.channels_last_3d
@@ -81,6 +81,8 @@ class TrainConfig:
             the tiny models on a CPU (`python -m slowfast_lab bench --presets slowfast_tiny ... --channels-last both`).
         bf16: the forward pass under bfloat16 autocast (1.5-1.8x with channels_last on a CPU with
             bf16 instructions; weights, optimiser and loss stay float32).
+        weights: start from these weights (any format `load_weights` reads), all but the head,
+            which starts fresh (seeded), as `finetune` loads them; None: from scratch.
     """
 
     model: SlowFastConfig | str = "slowfast_tiny"
@@ -104,6 +106,7 @@ class TrainConfig:
     half_checkpoint: bool = False
     channels_last: bool = True
     bf16: bool = False
+    weights: str | None = None
     progress: bool = True
     log_every: int = 25
 
@@ -163,6 +166,7 @@ def _spawn_worker(rank: int, world: int, port: int, cfg: TrainConfig, state_path
         RANK=str(rank),
         WORLD_SIZE=str(world),
         LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE=str(world),
     )
     result = train(cfg)
     if rank == 0:
@@ -278,10 +282,11 @@ def partial_path_of(cfg: TrainConfig) -> str | None:
     return f"{cfg.out}.partial" if cfg.out else None
 
 
-def check_train_config(cfg: TrainConfig) -> None:
+def check_train_config(cfg: TrainConfig, data: MotionShapesData | None = None) -> None:
     """ValueError (ConfigError for model / task fields) for settings that cannot train, before any
     data is rendered: counts out of range, a batch larger than the data (which never yields a
-    batch), unknown overrides, output names that would overwrite each other."""
+    batch), unknown overrides, output names that would overwrite each other. `data`: the given
+    training clips (`train(data=...)`), in place of `train_clips` clips of the task."""
     from .config import ConfigError
     from .synthetic import TaskConfig
 
@@ -295,7 +300,9 @@ def check_train_config(cfg: TrainConfig) -> None:
                         ("test_clips", 0), ("threads", 1), ("shards", 1), ("log_every", 1),
                         ("warmup_steps", 0)):  # fmt: skip
         count(name, least)
-    if cfg.train_clips < cfg.batch_size:
+    if data is not None:
+        _check_given_data(cfg, data)
+    elif cfg.train_clips < cfg.batch_size:
         raise ValueError(
             f"train_clips={cfg.train_clips} is smaller than batch_size={cfg.batch_size}: every "
             f"step needs a full batch; use --train-clips >= {cfg.batch_size} or --batch-size <= "
@@ -332,7 +339,7 @@ def check_train_config(cfg: TrainConfig) -> None:
             f"a {head!r} head does not fit the {task.kind} task ("
             f"{'sets of actions' if task.multilabel else 'one class per clip'}): use {fix}"
         )
-    if cfg.model.num_classes != len(task.classes):
+    if data is None and cfg.model.num_classes != len(task.classes):
         raise ConfigError(
             f"the {task.kind} task has {len(task.classes)} classes but the model's head has "
             f"num_classes={cfg.model.num_classes}: use --set num_classes={len(task.classes)}"
@@ -344,6 +351,8 @@ def check_train_config(cfg: TrainConfig) -> None:
             f"{task.T * task.alpha} frames at {task.size}x{task.size} need more than "
             f"{MAX_DATA_BYTES / 2**30:.0f} GiB in memory: use fewer clips or a smaller task size"
         )
+    if cfg.weights is not None and not Path(cfg.weights).is_file():
+        raise FileNotFoundError(f"weights file {cfg.weights} not found")
     if cfg.out is not None:
         if Path(cfg.out).suffix.lower() not in CHECKPOINT_SUFFIXES:
             raise ValueError(
@@ -353,6 +362,32 @@ def check_train_config(cfg: TrainConfig) -> None:
         record = record_path_of(cfg)
         if record and Path(record).resolve() == Path(cfg.out).resolve():
             raise ValueError(f"the record {record} and the checkpoint {cfg.out} must differ")
+
+
+def _check_given_data(cfg: TrainConfig, data: MotionShapesData) -> None:
+    task = cfg.task_config()
+    if not isinstance(data, MotionShapesData) or data.task.multilabel:
+        raise ValueError("data must be a MotionShapesData of single-label clips (make_dataset)")
+    if len(data) < cfg.batch_size:
+        raise ValueError(
+            f"the given data holds {len(data)} clips, fewer than batch_size={cfg.batch_size}"
+        )
+    if data.fast.shape[1:4] != (task.T * task.alpha, task.size, task.size):
+        raise ValueError(
+            f"the given clips are {tuple(data.fast.shape[1:4])} (frames, height, width); the "
+            f"model and task need {(task.T * task.alpha, task.size, task.size)}"
+        )
+    if cfg.model.num_classes != len(task.classes) and (cfg.val_clips or cfg.test_clips):
+        raise ValueError(
+            f"a head of {cfg.model.num_classes} classes cannot be evaluated on the {task.kind} "
+            f"splits ({len(task.classes)} classes): use val_clips=0, test_clips=0 and evaluate on "
+            "clips of your own"
+        )
+    if int(data.labels.max()) >= cfg.model.num_classes or int(data.labels.min()) < 0:
+        raise ValueError(
+            f"the given clips' labels run to {int(data.labels.max())}, but the head has "
+            f"num_classes={cfg.model.num_classes} outputs"
+        )
 
 
 def check_outputs(cfg: TrainConfig, overwrite: bool = False, resume: bool = False) -> None:
@@ -402,8 +437,9 @@ def _save_partial(path: str, cfg: TrainConfig, step: int, model, opt, extra: dic
     os.replace(tmp, path)
 
 
-def _load_partial(path: str, cfg: TrainConfig) -> dict:
-    """A partial state written by `_save_partial` for this same run (ValueError otherwise)."""
+def _load_partial(path: str, cfg: TrainConfig, ignored: tuple[str, ...] = _RESUME_IGNORED) -> dict:
+    """A partial state written by `_save_partial` for this same run (ValueError otherwise):
+    every config field but `ignored` (which may change between a run and its resume) must match."""
     if not Path(path).is_file():
         raise FileNotFoundError(
             f"nothing to resume: {path} does not exist (it is written every --checkpoint-every "
@@ -416,9 +452,7 @@ def _load_partial(path: str, cfg: TrainConfig) -> dict:
     if not isinstance(state, dict) or state.get("format") != "slowfast_lab_partial":
         raise ValueError(f"{path} is not a slowfast_lab partial training state")
     want = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
-    differ = sorted(
-        k for k in want if k not in _RESUME_IGNORED and state["config"].get(k) != want[k]
-    )
+    differ = sorted(k for k in want if k not in ignored and state["config"].get(k) != want[k])
     if differ:
         diffs = ", ".join(f"{k}: {state['config'].get(k)!r} -> {want[k]!r}" for k in differ)
         raise ValueError(
@@ -462,6 +496,7 @@ def train(
     overwrite: bool = True,
     resume: bool = False,
     checkpoint_every: int = 0,
+    data: MotionShapesData | None = None,
 ) -> TrainResult:
     """Train a model on MotionShapes; under torchrun every process calls this (see module doc).
 
@@ -471,8 +506,13 @@ def train(
     (atomically), removed at the end; `resume=True` continues from it, giving the same weights as
     an uninterrupted run. A NaN/Inf batch or loss stops the run (`TrainingError`) before the
     optimiser or BN statistics take it; Ctrl-C raises `TrainingInterrupted` after the step.
+
+    `data`: train on these clips instead of clips 0..train_clips-1 of split `seed` (e.g. a few
+    classes of a split, labels renumbered, with a head of as many outputs: what `finetune` sees
+    of the same clips written as videos). Validation and test splits stay the task's: give
+    val_clips=0 and test_clips=0 and evaluate the returned model on clips of your own.
     """
-    check_train_config(cfg)
+    check_train_config(cfg, data)
     if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
         raise ValueError(f"checkpoint_every={checkpoint_every!r} must be an integer >= 0 (0: off)")
     if resume and not cfg.out:
@@ -491,8 +531,13 @@ def train(
     task = cfg.task_config()
     show = cfg.progress and rank == 0
     try:
-        data = make_dataset(cfg.seed, cfg.train_clips, task, progress=show)
-        model = build_model(cfg.model).to(device)
+        given = data is not None
+        if not given:
+            data = make_dataset(cfg.seed, cfg.train_clips, task, progress=show)
+        model = build_model(cfg.model)
+        if cfg.weights:
+            load_weights(model, cfg.weights, load_head=False)
+        model.to(device)
         if cfg.channels_last:
             model.to(memory_format=CHANNELS_LAST)
         net: torch.nn.Module = model
@@ -626,6 +671,7 @@ def train(
                 (cfg.steps - first) * cfg.batch_size / max(time.perf_counter() - t0, 1e-9), 1
             ),
             **({"resumed_from_step": first} if first else {}),
+            **({"given_clips": len(data)} if given else {}),
             "loss_curve": losses,
             "machine": machine_load(),
             "torch": torch.__version__,
