@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("records", nargs="+", help="the runs' JSON records (written beside --out)")
     p.add_argument("--results", default="data_samples/results/scenes_actions",
-                   help="table path without suffix (.md and .json)")  # fmt: skip
+                   help="table path without suffix (.md, .json and .png)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace an existing table")
     p.set_defaults(func=_actions_table)
 
@@ -409,6 +409,7 @@ def _actions_table(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .detect import actions_markdown, actions_rows
+    from .results import actions_figure
 
     records = []
     for path in args.records:
@@ -418,13 +419,14 @@ def _actions_table(args: argparse.Namespace) -> int:
             raise ValueError(f"{path}: not a readable JSON training record ({err})") from None
     rows = actions_rows(records)
     out = Path(args.results)
-    for suffix in (".md", ".json"):
+    for suffix in (".md", ".json", ".png"):
         if out.with_suffix(suffix).exists() and not args.force:
             raise FileExistsError(f"{out.with_suffix(suffix)} exists: --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     text = actions_markdown(rows)
     out.with_suffix(".md").write_text(text + "\n")
     out.with_suffix(".json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    actions_figure(rows).savefig(out.with_suffix(".png"), dpi=100)
     print(text)
     return 0
 

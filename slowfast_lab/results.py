@@ -407,6 +407,50 @@ def scenes_figure(rows: list[dict]) -> Figure:
     return fig
 
 
+def actions_figure(rows: list[dict]) -> Figure:
+    """AP per action for the scenes-with-actions runs (rows of `detect.actions_rows`): one panel
+    per head (detection: frame mAP@0.5; multi-label: clip mAP), a bar per model and action at
+    the mean over training seeds, a line for the range, and the prior (the AP of a scorer that
+    knows nothing) as a dotted line."""
+    from .detect import seed_groups  # the table's grouping, so figure and table agree
+    from .synthetic import ACTIONS
+
+    groups = seed_groups(rows)
+    heads = list(dict.fromkeys(g[0]["head"] for g in groups))
+    fig = Figure(figsize=(5.2 * len(heads), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(heads), squeeze=False)[0]
+    colors = {"Slow-only": SLOW_COLOR, "Fast-only": FAST_COLOR}
+    for ax, head in zip(axes, heads, strict=True):
+        runs = [g for g in groups if g[0]["head"] == head]
+        width = 0.8 / len(runs)
+        for i, g in enumerate(runs):
+            name = g[0]["name"]
+            color = colors.get(name, LATERAL_COLOR if "no lateral" not in name else "0.55")
+            for a, action in enumerate(ACTIONS):
+                aps = [
+                    100 * r["per_action"][action] for r in g if r["per_action"][action] is not None
+                ]
+                if not aps:
+                    continue
+                x, mean = a + (i - (len(runs) - 1) / 2) * width, statistics.fmean(aps)
+                ax.bar(x, mean, width * 0.9, color=color, label=name if a == 0 else None)
+                if len(aps) > 1:
+                    ax.plot([x, x], [min(aps), max(aps)], color="black", lw=1)
+        prior = runs[0][0].get("prior") if head == "detect" else None
+        if prior:
+            for a, action in enumerate(ACTIONS):
+                ax.plot([a - 0.45, a + 0.45], [100 * prior[action]] * 2, "k:", lw=1)
+        seeds = sorted({len(g) for g in runs})
+        ax.set_xticks(range(len(ACTIONS)), ACTIONS, fontsize=8)
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("AP (%)" + (", mean and range over seeds" if seeds != [1] else ""))
+        ax.set_title(f"{runs[0][0]['metric']} ({head} head)", fontsize=10)
+        ax.legend(fontsize=7, loc="lower right")
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("MotionShapes scenes with actions: who can tell which action", fontsize=11)
+    return fig
+
+
 # Where the recorded results live in the checkout (paths only; nothing is read at import).
 CHECKPOINTS = REPO / "data_samples" / "checkpoints"
 

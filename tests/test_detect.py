@@ -124,6 +124,21 @@ def test_actions_table_gives_mean_and_range_over_seeds():
     assert multi.endswith("| 50.0 | 10 |")  # a multi-label head's clip mAP is its mAP
 
 
+def test_actions_figure_has_a_panel_per_head_and_a_bar_per_model_and_action():
+    from slowfast_lab.results import actions_figure
+
+    rows = [_row("SlowFast, T-conv", 0, 0.9), _row("SlowFast, T-conv", 1, 0.7),
+            _row("Slow-only", 0, 0.4), _row("SlowFast, T-conv", 0, 0.5, head="multilabel")]  # fmt: skip
+    fig = actions_figure(rows)
+    detect_ax, multi_ax = fig.axes[:2]
+    assert "detect head" in detect_ax.get_title() and "multilabel head" in multi_ax.get_title()
+    heights = sorted(round(p.get_height(), 6) for p in detect_ax.patches)
+    assert heights == [40.0] * len(ACTIONS) + [80.0] * len(ACTIONS)  # seed mean, not one seed
+    ranges = [ln for ln in detect_ax.lines if list(ln.get_ydata()) == [70.0, 90.0]]
+    assert len(ranges) == len(ACTIONS)  # the range over seeds 0 and 1, per action
+    assert len(multi_ax.patches) == len(ACTIONS) and not multi_ax.lines
+
+
 def test_cli_trains_evaluates_and_tabulates(tmp_path, capsys):
     out = tmp_path / "det.pt"
     args = ["train", "--task", "kind=scenes_multi", "size=32", "--set", "head=detect",
@@ -142,6 +157,7 @@ def test_cli_trains_evaluates_and_tabulates(tmp_path, capsys):
     assert main(["actions-table", record, "--results", str(table)]) == 0
     text = (tmp_path / "table.md").read_text()
     assert "| SlowFast, T-conv | detect |" in text and "frame mAP@0.5" in text
+    assert (tmp_path / "table.png").stat().st_size > 0
     assert main(["actions-table", record, "--results", str(table)]) == 2  # no overwrite
     assert "--force" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
