@@ -436,7 +436,7 @@ def actions_figure(rows: list[dict]) -> Figure:
                 ax.bar(x, mean, width * 0.9, color=color, label=name if a == 0 else None)
                 if len(aps) > 1:
                     ax.plot([x, x], [min(aps), max(aps)], color="black", lw=1)
-        prior = runs[0][0].get("prior") if head == "detect" else None
+        prior = runs[0][0].get("prior")
         if prior:
             for a, action in enumerate(ACTIONS):
                 ax.plot([a - 0.45, a + 0.45], [100 * prior[action]] * 2, "k:", lw=1)
