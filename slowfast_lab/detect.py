@@ -100,7 +100,9 @@ def scene_clip(seed: int, index: int, task: TaskConfig) -> dict:
      [O, A] the keyframe actions, "tracks": {"slow": [O, T, 4], "fast": [O, alpha T, 4]} each
      object's box in every frame a pathway sees, "actions": the objects' actions as text}."""
     if not task.multilabel:
-        raise ValueError(f"scene_clip: the {task.kind} task has no actions; use kind='scenes_multi'")
+        raise ValueError(
+            f"scene_clip: the {task.kind} task has no actions; use kind='scenes_multi'"
+        )
     _, fast_idx = pathway_indices(task)
     clip = render_clip(seed, index, task, fast_idx)
     fast = torch.from_numpy(clip.frames)[None]
