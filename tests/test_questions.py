@@ -21,6 +21,7 @@ MODULES = {
     5: "l05_explorer",
     6: "l06_attention",
     7: "l07_real_model",
+    9: "l09_who_does_what",
 }
 # A wrong response for every question with a check (a likely mistake where there is one).
 WRONG = {
@@ -47,6 +48,10 @@ WRONG = {
     (7, "tera_macs"): "5",
     (7, "crop_doubling"): "2",
     (3, "scenes_colour_guess"): "1/3",
+    (9, "colour_pathway"): "fast",
+    (9, "dilated_map"): "8",  # the strided res5's map
+    (9, "boxes_cost"): "yes",
+    (9, "comparable"): "yes",
 }
 
 
