@@ -46,6 +46,7 @@ def test_load_detector_prefers_the_shipped_file_else_trains_and_says_so(
     assert not stand_in.shipped and "NO shipped checkpoint" in stand_in.note
     assert "scenes_multi_detect_slow_only_tiny.pt" in stand_in.note and "3 steps" in stand_in.note
     assert stand_in.model.config.pathways == "slow" and stand_in.task.multilabel
+    assert L.load_detector("slow_only", folder=tmp_path, train_if_missing=False) is None
     with pytest.raises(ValueError, match="kind='fast'"):
         L.load_detector("fast", folder=tmp_path)
 
@@ -192,8 +193,18 @@ def test_recorded_rows_and_the_ava_table(tmp_path) -> None:
     (tmp_path / "a.json").write_text(json.dumps({"rows": [row]}))
     (tmp_path / "b.json").write_text(json.dumps([row]))
     assert L.recorded_rows(tmp_path / "a.json") == L.recorded_rows(tmp_path / "b.json") == [row]
-    ours = {"metric": "frame mAP@0.5", "map": 0.5, "clips": 40}
-    rows = L.our_rows(ours, "tiny (this notebook)", [row])
+    ours = {
+        "metric": "frame mAP@0.5",
+        "map": 0.5,
+        "clips": 40,
+        "clip_map": 0.75,
+        "prior": dict.fromkeys(ACTIONS, 0.25),
+        "per_action": dict.fromkeys(ACTIONS, 0.5),
+    }
+    line = L.measured_line("tiny", ours)
+    assert line.startswith("tiny: frame mAP@0.5 50.0% on 40 clips") and "about 25%" in line
+    assert "cw 50" in line and "clip mAP 75.0%" in line
+    rows = L.our_rows({"tiny (this notebook)": ours, "multi-label": None}, [row])
     assert [r["name"] for r in rows] == ["tiny (this notebook)", "SlowFast, T-conv (detect)"]
     table = L.ava_table(rows)
     assert isinstance(table, pd.DataFrame) and len(table) == len(paper.AVA) + 2

@@ -77,9 +77,12 @@ def fallback_config(kind: str = "slowfast", head: str = "detect") -> TrainConfig
     )
 
 
-def load_detector(kind: str = "slowfast", head: str = "detect", folder=None) -> Loaded:
+def load_detector(
+    kind: str = "slowfast", head: str = "detect", folder=None, train_if_missing: bool = True
+) -> Loaded | None:
     """The shipped `scenes_multi_<head>_<kind>_tiny.pt`, else a tiny model trained here
-    (`fallback_config`), with a note that says which."""
+    (`fallback_config`; None instead with `train_if_missing=False`), with a note that says
+    which."""
     if kind not in KINDS.values():
         raise ValueError(f"kind={kind!r}: use one of {tuple(KINDS.values())}")
     kw = {} if folder is None else {"folder": folder}
@@ -87,6 +90,8 @@ def load_detector(kind: str = "slowfast", head: str = "detect", folder=None) -> 
     if path is not None:
         model = load_model(path).eval()
         return Loaded(model, task_of(model), f"loaded {path.split('/')[-1]}", True)
+    if not train_if_missing:
+        return None
     cfg = fallback_config(kind, head)
     model = train(cfg).model.eval()
     note = (
@@ -641,20 +646,22 @@ def recorded_rows(path=ACTIONS_COMPARISON) -> list[dict] | None:
     return data["rows"] if isinstance(data, dict) else data
 
 
-def our_rows(result: dict | None, name: str, recorded: list[dict] | None) -> list[dict]:
-    """Our rows for `ava_table`: the model measured in this notebook (`detect.evaluate_actions`'s
-    result) and the recorded runs (`recorded_rows`), each row {name, metric, map, clips, source}."""
+def our_rows(measured: dict[str, dict | None], recorded: list[dict] | None) -> list[dict]:
+    """Our rows for `ava_table`: the models measured in this notebook ({name:
+    `detect.evaluate_actions` result or None}) and the recorded runs (`recorded_rows`), each row
+    {name, metric, map, clips, source}."""
     rows = []
-    if result is not None:
-        rows.append(
-            {
-                "name": name,
-                "metric": result["metric"],
-                "map": result["map"],
-                "clips": result["clips"],
-                "source": "measured in this notebook",
-            }
-        )
+    for name, result in measured.items():
+        if result is not None:
+            rows.append(
+                {
+                    "name": name,
+                    "metric": result["metric"],
+                    "map": result["map"],
+                    "clips": result["clips"],
+                    "source": "measured in this notebook",
+                }
+            )
     for r in recorded or []:
         detect = r.get("head") == "detect"
         value = r.get("map", r.get("frame_map" if detect else "clip_map"))
@@ -669,6 +676,22 @@ def our_rows(result: dict | None, name: str, recorded: list[dict] | None) -> lis
             }
         )
     return rows
+
+
+def measured_line(name: str, result: dict) -> str:
+    """One line on an `evaluate_actions` result: mAP, the know-nothing level, per action, groups."""
+    chance = sum(result["prior"].values()) / len(result["prior"])
+    aps = ", ".join(
+        f"{SHORT[a]} {'-' if v is None else f'{100 * v:.0f}'}"
+        for a, v in result["per_action"].items()
+    )
+    line = (
+        f"{name}: {result['metric']} {100 * result['map']:.1f}% on {result['clips']} clips (a scorer "
+        f"that knows nothing: about {100 * chance:.0f}%); AP % per action: {aps}"
+    )
+    if result.get("clip_map") is not None:
+        line += f"; its box scores max-pooled per clip: clip mAP {100 * result['clip_map']:.1f}%"
+    return line
 
 
 def ava_table(ours: list[dict]) -> pd.DataFrame:
