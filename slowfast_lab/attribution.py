@@ -427,9 +427,10 @@ def box_attribution_rows(
     """Attribution per box, per true action and per pathway of a detection model on `clips`
     scenes with actions (split `seed`, `detect.scene_clip`): every object's keyframe box is given,
     and each of its true actions is attributed as target (box, action). Rows {clip, box, action,
-    group, pathway, share (the pathway's share of both pathways' |attribution|), inside,
-    mask_share, ratio (`box_share` against the object's box in every frame the pathway sees),
-    score (the action's sigmoid for that box)}. `kwargs` go to `attribute` (e.g. steps)."""
+    group, pathway, share (the pathway's share of both pathways' |attribution|), sum (its signed
+    total: with Integrated Gradients, the pathway's part of the logit's change from the baseline
+    clip, by completeness), inside, mask_share, ratio (`box_share` against the object's box in
+    every frame the pathway sees), score (the action's sigmoid for that box)}. `kwargs` go to `attribute` (e.g. steps)."""
     from .detect import scene_clip  # detection evaluation lives in detect (no cycle: it is leaf)
 
     if getattr(model.config, "head", "classify") != "detect":
@@ -465,6 +466,7 @@ def box_attribution_rows(
                             "group": groups[ACTIONS[a]],
                             "pathway": p,
                             "share": share[p],
+                            "sum": float(r.maps[p].sum()),
                             **inside,
                             "score": float(scores[k, a]),
                         }

@@ -225,6 +225,17 @@ def test_box_attribution_rows_per_true_action_and_pathway(detector) -> None:
         for action in {r["action"] for r in mine}:
             both = [r for r in mine if r["action"] == action]
             assert sum(r["share"] for r in both) == pytest.approx(1.0)
+            r = attribute(
+                model,
+                tuple(clip["inputs"].values()),
+                (k, action),
+                method="saliency",
+                boxes=clip["boxes"],
+                progress=False,
+            )
+            assert [x["sum"] for x in both] == pytest.approx(
+                [float(r.maps[p].sum()) for p in r.maps]
+            )
     assert {r["group"] for r in rows} <= {"motion", "appearance"}
     with pytest.raises(ValueError, match="needs a detection model"):
         box_attribution_rows(build_model("slowfast_tiny"), task, clips=1)

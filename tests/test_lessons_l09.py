@@ -115,6 +115,11 @@ def test_logit_lean_rows_see_a_pathway_the_head_ignores(detector) -> None:
     assert all(r["doers"] == 0 and r["separation"] == 0 for r in fast)
     slow = [r for r in rows if r["pathway"] == "slow"]
     assert any(abs(r["separation"]) > 0 for r in slow)
+    text = L.separation_summary(rows)
+    assert text.count("\n") == len(ACTIONS) - 1 and "Fast channels +0.00" in text
+    assert all(
+        line.endswith("-> mostly Slow") for line in text.splitlines() if "+0.00 ->" not in line
+    )
     counts = {r["action"]: r["boxes"] for r in slow}
     assert all(sum(map(int, c.split("/"))) == 18 for c in counts.values())  # 6 scenes x 3 boxes
 
@@ -132,18 +137,12 @@ def test_attribution_panel_reports_shares_and_draws_the_track(detector) -> None:
 
 
 def _rows(action: str, slow: float, k: int = 0) -> list[dict]:
-    group = L.GROUP_OF[action]
-    base = {"clip": 0, "box": k, "action": action, "group": group, "score": 0.5}
+    """Two rows of `box_attribution_rows` (Slow, Fast) for one (box, action) target."""
+    base = {"clip": 0, "box": k, "action": action, "group": L.GROUP_OF[action], "score": 0.5}
+    fixed = {"inside": 0.2, "mask_share": 0.1}
     return [
-        {**base, "pathway": "slow", "share": slow, "ratio": 2.0, "inside": 0.2, "mask_share": 0.1},
-        {
-            **base,
-            "pathway": "fast",
-            "share": 1 - slow,
-            "ratio": 1.0,
-            "inside": 0.1,
-            "mask_share": 0.1,
-        },
+        {**base, **fixed, "pathway": "slow", "share": slow, "sum": slow, "ratio": 2.0},
+        {**base, **fixed, "pathway": "fast", "share": 1 - slow, "sum": -1.0, "ratio": 1.0},
     ]
 
 
@@ -151,10 +150,10 @@ def test_lean_rows_and_summary_say_what_was_measured() -> None:
     rows = _rows("still", 0.2) + _rows("circling cw", 0.4, 1) + _rows("changing colour", 0.6, 2)
     lean = L.lean_rows(rows)
     assert [r["action"] for r in lean] == ["still", "circling cw", "changing colour"]
-    assert lean[0]["Slow share"] == pytest.approx(0.2) and lean[0]["Fast share"] == pytest.approx(
-        0.8
-    )
+    assert lean[0]["Slow share"] == pytest.approx(0.2)
+    assert lean[0]["Fast share"] == pytest.approx(0.8)
     assert lean[2]["Slow in-box ratio"] == 2.0 and lean[2]["targets"] == 1
+    assert lean[1]["Slow sum"] == pytest.approx(0.4) and lean[1]["Fast sum"] == -1.0
     text = L.lean_summary(lean)
     assert "motion actions 70%, changing colour 40%" in text and "as expected" in text
     flipped = L.lean_summary(L.lean_rows(_rows("still", 0.6) + _rows("changing colour", 0.2, 1)))

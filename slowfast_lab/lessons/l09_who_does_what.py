@@ -391,6 +391,20 @@ def logit_lean_rows(
     return rows
 
 
+def separation_summary(rows: list[dict]) -> str:
+    """`logit_lean_rows` in words: per action, which pathway's channels separate the boxes that
+    do it from the others, and by how much (in logit units)."""
+    lines = []
+    for name in ACTIONS:
+        sep = {r["pathway"]: r["separation"] for r in rows if r["action"] == name}
+        if not sep:
+            continue
+        top = max(sep, key=lambda p: sep[p])
+        parts = ", ".join(f"{p.capitalize()} channels {v:+.2f}" for p, v in sep.items())
+        lines.append(f"{name}: {parts} -> mostly {top.capitalize()}")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------------
 # 3. Attribution inside the box, per action and pathway
 # ------------------------------------------------------------------------------------------------
@@ -478,8 +492,10 @@ def attribution_panel(
 
 def lean_rows(rows: list[dict]) -> list[dict]:
     """Means over `attribution.box_attribution_rows` per action: each pathway's share of the
-    attribution ("Slow share", "Fast share"), each pathway's inside-the-box ratio, the model's
-    mean score for the true action and the number of (box, action) targets."""
+    attribution ("Slow share", "Fast share"), each pathway's inside-the-box ratio, its signed sum
+    ("Slow sum", "Fast sum": with Integrated Gradients, how much of the logit's rise from the
+    baseline clip each pathway's input accounts for), the model's mean score for the true action
+    and the number of (box, action) targets."""
     out = []
     for name in ACTIONS:
         mine = [r for r in rows if r["action"] == name]
@@ -493,6 +509,10 @@ def lean_rows(rows: list[dict]) -> list[dict]:
         for p in paths:
             vals = [r for r in mine if r["pathway"] == p]
             row[f"{p.capitalize()} in-box ratio"] = sum(r["ratio"] for r in vals) / len(vals)
+        for p in paths:
+            vals = [r for r in mine if r["pathway"] == p and "sum" in r]
+            if vals:
+                row[f"{p.capitalize()} sum"] = sum(r["sum"] for r in vals) / len(vals)
         first = [r for r in mine if r["pathway"] == paths[0]]
         row["mean score"] = sum(r["score"] for r in first) / len(first)
         row["targets"] = len(first)
