@@ -47,6 +47,9 @@ def test_load_detector_prefers_the_shipped_file_else_trains_and_says_so(
     assert "scenes_multi_detect_slow_only_tiny.pt" in stand_in.note and "3 steps" in stand_in.note
     assert stand_in.model.config.pathways == "slow" and stand_in.task.multilabel
     assert L.load_detector("slow_only", folder=tmp_path, train_if_missing=False) is None
+    text = L.shipped_separation("slowfast", 7, 2, folder=tmp_path)
+    assert text.startswith("loaded scenes_multi_detect_slowfast_tiny.pt:\nstill: Slow channels")
+    assert "nothing to compare" in L.shipped_separation("slowfast_nolateral", 7, 2, folder=tmp_path)
     with pytest.raises(ValueError, match="kind='fast'"):
         L.load_detector("fast", folder=tmp_path)
 

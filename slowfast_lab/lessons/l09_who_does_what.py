@@ -405,6 +405,16 @@ def separation_summary(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def shipped_separation(kind: str, seed: int, clips: int, folder=None) -> str:
+    """`separation_summary` of the shipped detector of `kind` (no stand-in is trained: a
+    missing file is said so)."""
+    loaded = load_detector(kind, "detect", folder=folder, train_if_missing=False)
+    if loaded is None:
+        return f"no shipped scenes_multi_detect_{kind}_tiny.pt: nothing to compare"
+    rows = logit_lean_rows(loaded.model, loaded.task, seed, clips, progress=False)
+    return f"{loaded.note}:\n" + separation_summary(rows)
+
+
 # ------------------------------------------------------------------------------------------------
 # 3. Attribution inside the box, per action and pathway
 # ------------------------------------------------------------------------------------------------
