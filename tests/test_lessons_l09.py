@@ -159,6 +159,11 @@ def test_lean_rows_and_summary_say_what_was_measured() -> None:
     assert lean[1]["Slow sum"] == pytest.approx(0.4) and lean[1]["Fast sum"] == -1.0
     text = L.lean_summary(lean)
     assert "motion actions 70%, changing colour 40%" in text and "as expected" in text
+    assert "does not detect" not in text  # every mean score is 0.5
+    low = L.lean_rows(rows[:4] + [{**r, "score": 0.3} for r in rows[4:]])
+    assert "does not detect 'changing colour': its mean score on the boxes that do it is 0.30" in (
+        L.lean_summary(low)
+    )
     flipped = L.lean_summary(L.lean_rows(_rows("still", 0.6) + _rows("changing colour", 0.2, 1)))
     assert "MORE on Fast" in flipped and "NOT as expected" in flipped
     same = L.lean_summary(L.lean_rows(_rows("still", 0.3) + _rows("changing colour", 0.3, 1)))

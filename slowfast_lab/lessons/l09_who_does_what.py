@@ -316,7 +316,7 @@ def roi_features_figure(parts: dict, max_channels: int = 96) -> Figure:
     right.set_yticks(k, [f"box {i}" for i in k])
     right.invert_yaxis()
     right.set_xlabel("share of |features|")
-    right.legend(fontsize=7, loc="lower right")
+    right.legend(fontsize=6, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     return fig
 
 
@@ -571,7 +571,8 @@ def lean_summary(lean: list[dict]) -> str:
     actions, changing colour) and whether colour leans more on Slow than motion does (the
     expectation: motion needs Fast, colour needs Slow). The comparison between the groups is the
     fair one: the Fast pathway has alpha times more input pixels, which inflates its share for
-    every action alike. Whatever it shows."""
+    every action alike. Actions the model does not detect (mean score < 0.5 on the boxes that do
+    them) are named: their attribution means nothing. Whatever it shows."""
     fast = {}
     for group in ("motion", "appearance"):
         mine = [r for r in lean if r["group"] == group and "Fast share" in r]
@@ -597,6 +598,13 @@ def lean_summary(lean: list[dict]) -> str:
         )
     else:
         lines.append("No difference between the groups (within 2 points): NOT as expected.")
+    for r in lean:
+        if r["mean score"] < 0.5:
+            lines.append(
+                f"But the model does not detect '{r['action']}': its mean score on the boxes that "
+                f"do it is {r['mean score']:.2f}. The attribution of an action the model has not "
+                "learnt says nothing about the pathway it would need."
+            )
     return "\n".join(lines)
 
 
