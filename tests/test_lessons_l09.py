@@ -90,7 +90,9 @@ def test_boxes_figure_draws_every_box_in_every_frame_and_frames_the_keyframe(det
     keyframes = [ax for ax in shown if "keyframe" in ax.get_title()]
     assert [ax.get_title() for ax in keyframes] == ["Slow 2 (keyframe)", "Fast 8 (keyframe)"]
     assert all(len(ax.texts) == 3 for ax in keyframes)  # the box numbers
-    assert "predicted (p > 0.5)" in fig.get_suptitle()
+    assert "true: 0: cw,  1: ccw,  2: ccw+colour   |   predicted (p > 0.5): " in fig.get_suptitle()
+    plain = L.boxes_figure(scene, TASK.alpha)
+    assert "predicted" not in plain.get_suptitle() and "true: 0: cw" in plain.get_suptitle()
 
 
 def test_roi_parts_split_the_logits_exactly(detector) -> None:

@@ -158,8 +158,9 @@ def boxes_figure(
 
     Top row: the Slow frames (RGB). Bottom row: `fast_columns` of the alpha T Fast frames, as the
     Fast pathway receives them (gray for the scenes). The keyframe (the clip's centre, where the
-    labels and the detector's boxes are) is framed in black and numbers the boxes; given scores
-    [K, A], the title lists each box's actions scored above 0.5 (`label_table` has them all)."""
+    labels and the detector's boxes are) is framed in black and numbers the boxes; the title lists
+    each box's true actions and, given scores [K, A], those scored above 0.5 (`label_table` has
+    every score)."""
     slow = input_frames(scene["inputs"]["slow"])
     fast = input_frames(scene["inputs"]["fast"])
     n_fast = len(fast)
@@ -203,13 +204,17 @@ def boxes_figure(
                         fontweight="bold",
                     )
     title = "Every object's box in every frame; the keyframe (black frame) numbers them"
-    if scores is not None:
-        said = [
+
+    def listed(rows, threshold):
+        return ",  ".join(
             f"{k}: "
-            + ("+".join(SHORT[a] for a, x in zip(ACTIONS, s, strict=True) if x > 0.5) or "-")
-            for k, s in enumerate(scores)
-        ]
-        title += "\npredicted (p > 0.5): " + ",  ".join(said)
+            + ("+".join(SHORT[a] for a, x in zip(ACTIONS, r, strict=True) if x > threshold) or "-")
+            for k, r in enumerate(rows)
+        )
+
+    title += "\ntrue: " + listed(scene["targets"], 0.5)
+    if scores is not None:
+        title += "   |   predicted (p > 0.5): " + listed(scores, 0.5)
     fig.suptitle(title, fontsize=9)
     return fig
 
