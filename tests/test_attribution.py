@@ -239,3 +239,15 @@ def test_box_attribution_rows_per_true_action_and_pathway(detector) -> None:
     assert {r["group"] for r in rows} <= {"motion", "appearance"}
     with pytest.raises(ValueError, match="needs a detection model"):
         box_attribution_rows(build_model("slowfast_tiny"), task, clips=1)
+
+
+def test_detection_probability_is_the_boxs_sigmoid(detector) -> None:
+    """Detection (and multi-label) heads give a sigmoid per action, not a softmax over them."""
+    model, (slow, fast), boxes = detector
+    rows = torch.cat([torch.zeros(3, 1), boxes], 1)
+    x = (slow.clone().requires_grad_(), fast.clone().requires_grad_())
+    model(*x, boxes=rows)[1, 3].sigmoid().backward()
+    r = attribute(
+        model, (slow, fast), (1, 3), "saliency", output="probability", boxes=rows, progress=False
+    )
+    torch.testing.assert_close(r.raw["fast"], x[1].grad[0].abs())
