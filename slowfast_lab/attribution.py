@@ -6,6 +6,12 @@
 
 Pathway maps are keyed by name ("slow", "fast"), never by list position. Inputs are batches of one
 clip: slow [1, 3, T, H, W], fast [1, 3, alpha T, H, W] (only the pathways the model has).
+
+A detection model (head="detect") scores every box: give the clip's boxes and a target
+(box index, action), and the attribution is that of output row `box`, column `action`:
+
+    result = attribute(detector, (slow, fast), target=(1, "circling cw"), boxes=boxes)  # [K, 4|5]
+    box_share(result.maps["fast"], track)   # how much of the Fast map lies inside the box
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .synthetic import (
+    ACTIONS,
     CLASS_NAMES,
     CLASSES,
     GROUPS,
@@ -53,6 +60,13 @@ class Attribution:
     output: str
     maps: dict[str, torch.Tensor] = field(default_factory=dict)
     raw: dict[str, torch.Tensor] = field(default_factory=dict)
+    box: int | None = None  # detection models: the box (row of the output) attributed
+
+    def pathway_share(self) -> dict[str, float]:
+        """Each pathway's share of the absolute attribution of all pathways (sums to 1)."""
+        mass = {p: float(m.abs().sum()) for p, m in self.maps.items()}
+        total = sum(mass.values()) or 1.0
+        return {p: v / total for p, v in mass.items()}
 
     def frame_mass(self, pathway: str) -> torch.Tensor:
         """Share of the pathway's absolute attribution in each frame: [t], sums to 1."""
@@ -61,17 +75,32 @@ class Attribution:
 
 
 class _Forward(nn.Module):
-    """model(*inputs) -> logits, or softmax probabilities; counts calls on a progress bar."""
+    """model(*inputs) -> logits, or softmax probabilities; counts calls on a progress bar.
 
-    def __init__(self, model: nn.Module, output: str, bar=None):
+    With `box` ([4]: x1, y1, x2, y2 in input pixels) the model is a detector and the output is
+    that box's row for every clip of the batch, [N, num_classes]: Captum evaluates many clips at
+    once (the steps of Integrated Gradients, occlusion patches), and each gets the same box. The
+    RoI head treats boxes independently, so this row equals row k of a call with all K boxes.
+    """
+
+    def __init__(self, model: nn.Module, output: str, bar=None, box: torch.Tensor | None = None):
         super().__init__()
-        self.model, self.output, self.bar = model, output, bar
+        self.model, self.output, self.bar, self.box = model, output, bar, box
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        out = self.model(*inputs)
+        if self.box is None:
+            out = self.model(*inputs)
+        else:
+            n = inputs[0].shape[0]
+            index = torch.arange(n, dtype=self.box.dtype, device=self.box.device)[:, None]
+            out = self.model(*inputs, boxes=torch.cat([index, self.box.expand(n, 4)], dim=1))
         if self.bar is not None:
             self.bar.update(1)
-        return out.softmax(dim=-1) if self.output == "probability" else out
+        if self.output == "probability":
+            # one sigmoid per action for multi-label and detection heads, else a softmax
+            multi = getattr(self.model.config, "head", "classify") != "classify"
+            return out.sigmoid() if multi else out.softmax(dim=-1)
+        return out
 
 
 def resolve_target(target, class_names=None) -> int:
@@ -82,6 +111,53 @@ def resolve_target(target, class_names=None) -> int:
             raise ValueError(f"unknown class name {target!r}; known: {names}")
         return names.index(target)
     return int(target)
+
+
+def clip_boxes(boxes) -> torch.Tensor:
+    """The boxes of one clip as float [K, 4] (x1, y1, x2, y2 in input pixels), from [K, 4] or
+    from the model's [K, 5] rows (batch index, which must be 0, then x1, y1, x2, y2)."""
+    b = torch.as_tensor(boxes).detach().float()
+    if b.dim() != 2 or b.shape[1] not in (4, 5) or b.shape[0] == 0:
+        raise ValueError(
+            f"boxes must be [K, 4] (x1, y1, x2, y2) or [K, 5] (0, x1, y1, x2, y2) for one clip, "
+            f"K >= 1, got {list(b.shape)}"
+        )
+    if b.shape[1] == 5:
+        if bool((b[:, 0] != 0).any()):
+            raise ValueError(
+                "boxes: attribution takes one clip, so column 0 must be 0 in every row"
+            )
+        b = b[:, 1:]
+    return b
+
+
+def _detection_target(model: nn.Module, inputs, target, boxes, class_names) -> tuple[int, int]:
+    """(box index, action index) of a detection target: (k, action) with the action an index or
+    a name; None: box 0 and its top-scoring action."""
+    if boxes is None:
+        raise ValueError(
+            "a detection model (head='detect') needs the clip's boxes: attribute(model, inputs, "
+            "target=(box index, action), boxes=boxes) with boxes [K, 4] or [K, 5]"
+        )
+    if target is None:
+        k = 0
+    elif isinstance(target, (tuple, list)) and len(target) == 2:
+        k = int(target[0])
+    else:
+        raise ValueError(
+            f"target={target!r}: a detection model scores every box, so the target is a pair "
+            "(box index, action), e.g. (0, 'still') or (2, 1)"
+        )
+    if not 0 <= k < len(boxes):
+        raise ValueError(
+            f"target box {k} is not one of the {len(boxes)} boxes (0..{len(boxes) - 1})"
+        )
+    if target is None:
+        with torch.no_grad():
+            action = int(_Forward(model, "logit", box=boxes[k])(*inputs).argmax(1)[0])
+    else:
+        action = resolve_target(target[1], class_names)
+    return k, action
 
 
 def attribute(
@@ -96,16 +172,22 @@ def attribute(
     window: int | None = None,
     layer: str = "res5",
     progress: bool = True,
+    boxes=None,
 ) -> Attribution:
     """Attributions of `target` (class index or name; None: the predicted class) for one clip.
 
     inputs: a tuple in the model's order or a dict {"slow": .., "fast": ..}.
+    A detection model (head="detect") needs `boxes`, the clip's boxes [K, 4] (x1, y1, x2, y2 in
+    input pixels) or [K, 5] (batch index 0 first), and a target (box index k, action: index or
+    name); None: box 0's top action. The attributed score is output row k, column action
+    (`Attribution.box` = k); the other boxes do not change it (the RoI head pools each box alone).
     method: integrated_gradients (Captum, `steps` steps, `internal_batch_size` at a time, zero
     baseline), saliency (Captum, |gradient|), occlusion (Captum, window x window patches, one frame
     deep, zero fill), gradcam (per pathway, per frame: channel weights are gradients averaged over
     space only, so each frame has its own weights, as PySlowFast's visualisation tool), or
     layer_gradcam (Captum's LayerGradCam: weights averaged over time and space, for contrast).
-    output: "logit" or "probability" (softmax).
+    output: "logit" or "probability" (softmax; a sigmoid per class for multi-label and detection
+    heads).
     """
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
 
@@ -118,18 +200,33 @@ def attribute(
         inputs = tuple(inputs[p] for p in names)
     inputs = tuple(x.detach().float() for x in inputs)
     model = model.eval()
+    detect = getattr(model.config, "head", "classify") == "detect"
     if class_names is None:
         class_names = (getattr(model, "checkpoint_meta", None) or {}).get("classes")
+        actions = detect or model.config.head == "multilabel"
         if class_names is None:
-            if model.config.num_classes == len(CLASS_NAMES):
+            if actions and model.config.num_classes == len(ACTIONS):
+                class_names = ACTIONS
+            elif model.config.num_classes == len(CLASS_NAMES):
                 class_names = CLASS_NAMES
-    if target is None:
+    box = None
+    if detect:
+        if boxes is not None:
+            boxes = clip_boxes(boxes).to(inputs[0].device)
+        box, target = _detection_target(model, inputs, target, boxes, class_names)
+    elif boxes is not None:
+        raise ValueError(
+            f"boxes= is for detection models; this model has a {model.config.head!r} head, whose "
+            "output is one row per clip: call attribute without boxes"
+        )
+    elif target is None:
         with torch.no_grad():
             target = int(model(*inputs).argmax(1)[0])
-    target = resolve_target(target, class_names)
+    else:
+        target = resolve_target(target, class_names)
     total = {"integrated_gradients": math.ceil(steps / internal_batch_size), "occlusion": None}
     bar = tqdm(total=total.get(method, 1), desc=method, disable=not progress, leave=False)
-    fwd = _Forward(model, output, bar)
+    fwd = _Forward(model, output, bar, box=None if box is None else boxes[box])
     size = inputs[0].shape[-2:]
     try:
         if method == "saliency":
@@ -161,7 +258,9 @@ def attribute(
             attrs = _gradcam(model, fwd, inputs, names, target, layer)
     finally:
         bar.close()
-    result = Attribution(method, target, class_names[target] if class_names else None, output)
+    result = Attribution(
+        method, target, class_names[target] if class_names else None, output, box=box
+    )
     for p, a in zip(names, attrs, strict=True):
         result.raw[p] = a[0].detach()
         result.maps[p] = a[0].detach().sum(dim=0)
@@ -208,6 +307,30 @@ def localisation_score(attr_map: torch.Tensor, mask: torch.Tensor) -> dict:
         "mask_share": share,
         "ratio": inside / share if share else float("nan"),
     }
+
+
+def box_mask(boxes, shape: tuple[int, int, int]) -> torch.Tensor:
+    """bool [t, H, W]: the pixels inside a box in each frame. boxes: [4] (one box for every frame)
+    or [t, 4] (a box per frame, a track), x1, y1, x2, y2 in continuous input-pixel coordinates
+    (pixel (x, y) covers [x, x + 1]), as the detector reads them; a pixel is inside when its centre
+    (x + 0.5, y + 0.5) is."""
+    t, h, w = shape
+    b = torch.as_tensor(boxes, dtype=torch.float32)
+    if b.dim() == 1:
+        b = b.expand(t, 4)
+    if b.shape != (t, 4):
+        raise ValueError(f"boxes must be [4] or [{t}, 4] (one per frame), got {list(b.shape)}")
+    y = torch.arange(h, dtype=torch.float32)[None, :, None] + 0.5
+    x = torch.arange(w, dtype=torch.float32)[None, None, :] + 0.5
+    x1, y1, x2, y2 = (b[:, i, None, None] for i in range(4))
+    return (x >= x1) & (x <= x2) & (y >= y1) & (y <= y2)
+
+
+def box_share(attr_map: torch.Tensor, boxes) -> dict:
+    """How much of a pathway's absolute attribution falls inside the box: `localisation_score`
+    against `box_mask` (attr_map [t, H, W]; boxes [4] or [t, 4]): {"inside", "mask_share",
+    "ratio"}, ratio > 1 when the box gets more than its share of the pixels."""
+    return localisation_score(attr_map, box_mask(boxes, tuple(attr_map.shape)))
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -289,4 +412,63 @@ def localisation_by_group(
                     "n": len(s),
                 }
             )
+    return rows
+
+
+def box_attribution_rows(
+    model: nn.Module,
+    task,
+    seed: int = 7,
+    clips: int = 4,
+    method: str = "integrated_gradients",
+    progress: bool = True,
+    **kwargs,
+) -> list[dict]:
+    """Attribution per box, per true action and per pathway of a detection model on `clips`
+    scenes with actions (split `seed`, `detect.scene_clip`): every object's keyframe box is given,
+    and each of its true actions is attributed as target (box, action). Rows {clip, box, action,
+    group, pathway, share (the pathway's share of both pathways' |attribution|), sum (its signed
+    total: with Integrated Gradients, the pathway's part of the logit's change from the baseline
+    clip, by completeness), inside, mask_share, ratio (`box_share` against the object's box in
+    every frame the pathway sees), score (the action's sigmoid for that box)}. `kwargs` go to `attribute` (e.g. steps)."""
+    from .detect import scene_clip  # detection evaluation lives in detect (no cycle: it is leaf)
+
+    if getattr(model.config, "head", "classify") != "detect":
+        raise ValueError(
+            f"box_attribution_rows needs a detection model (head='detect'), got head="
+            f"{model.config.head!r}"
+        )
+    if not task.multilabel:
+        raise ValueError(f"box_attribution_rows: use a kind='scenes_multi' task, got {task.kind!r}")
+    names = pathway_names(model)
+    groups = {c.name: c.group for c in task.classes}
+    rows = []
+    for index in tqdm(range(clips), desc="clips", disable=not progress):
+        c = scene_clip(seed, index, task)
+        inputs = tuple(c["inputs"][p] for p in names)
+        with torch.no_grad():
+            scores = model(
+                *inputs, boxes=torch.cat([torch.zeros(len(c["boxes"]), 1), c["boxes"]], 1)
+            )
+        scores = scores.sigmoid()
+        for k, target in enumerate(c["targets"]):
+            for a in target.nonzero().flatten().tolist():
+                r = attribute(model, inputs, (k, a), method=method, boxes=c["boxes"],
+                              progress=False, **kwargs)  # fmt: skip
+                share = r.pathway_share()
+                for p in names:
+                    inside = box_share(r.maps[p], c["tracks"][p][k])
+                    rows.append(
+                        {
+                            "clip": index,
+                            "box": k,
+                            "action": ACTIONS[a],
+                            "group": groups[ACTIONS[a]],
+                            "pathway": p,
+                            "share": share[p],
+                            "sum": float(r.maps[p].sum()),
+                            **inside,
+                            "score": float(scores[k, a]),
+                        }
+                    )
     return rows

@@ -28,7 +28,17 @@ from tqdm.auto import tqdm
 
 from .metrics import clip_map, frame_map
 from .model import VideoNet, model_inputs
-from .synthetic import ACTION_CLASSES, ACTIONS, MotionShapesData, TaskConfig, make_dataset
+from .synthetic import (
+    ACTION_CLASSES,
+    ACTIONS,
+    MotionShapesData,
+    TaskConfig,
+    frames_to_input,
+    make_dataset,
+    pathway_indices,
+    render_clip,
+    roi_box,
+)
 
 IOU = 0.5  # AVA's frame-mAP threshold
 
@@ -78,6 +88,37 @@ def action_scores(
         seconds += time.perf_counter() - t0
         scores.append(torch.sigmoid(logits.double()).cpu())  # float64: no ties at 1.0 below 36
     return torch.cat(scores), seconds
+
+
+def scene_clip(seed: int, index: int, task: TaskConfig) -> dict:
+    """Scene `index` of split `seed` (a scenes_multi task) as a detector sees it, with its boxes:
+
+    {"clip": MotionShapesClip (the Fast frames, RGB), "inputs": {"slow": [1, 3, T, H, W],
+     "fast": [1, 3, alpha T, H, W]} (the Fast input gray when the task says so, as in training),
+     "boxes": float [O, 4] every object's keyframe box (x1, y1, x2, y2, continuous pixels: the
+     detector's regions of interest, as `MotionShapesData.detection_batch`), "targets": float
+     [O, A] the keyframe actions, "tracks": {"slow": [O, T, 4], "fast": [O, alpha T, 4]} each
+     object's box in every frame a pathway sees, "actions": the objects' actions as text}."""
+    if not task.multilabel:
+        raise ValueError(
+            f"scene_clip: the {task.kind} task has no actions; use kind='scenes_multi'"
+        )
+    _, fast_idx = pathway_indices(task)
+    clip = render_clip(seed, index, task, fast_idx)
+    fast = torch.from_numpy(clip.frames)[None]
+    key = fast_idx.index(task.keyframe)
+    track = torch.from_numpy(roi_box(clip.boxes))  # [O, alpha T, 4]
+    return {
+        "clip": clip,
+        "inputs": {
+            "slow": frames_to_input(fast[:, :: task.alpha]),
+            "fast": frames_to_input(fast, gray=task.fast_view == "gray"),
+        },
+        "boxes": track[:, key].clone(),
+        "targets": torch.from_numpy(clip.targets[:, key].astype("float32")),
+        "tracks": {"slow": track[:, :: task.alpha], "fast": track},
+        "actions": clip.actions,
+    }
 
 
 def detection_ground_truth(data: MotionShapesData) -> tuple[torch.Tensor, ...]:
@@ -268,5 +309,6 @@ __all__ = [
     "actions_rows",
     "detection_ground_truth",
     "evaluate_actions",
+    "scene_clip",
     "seed_groups",
 ]

@@ -461,21 +461,52 @@ COMPARISON = REPO / "data_samples" / "results" / "motionshapes_comparison.json"
 # The scenes comparison (`compare --task kind=scenes --seeds 0 1 2`), one row per run and seed.
 SCENES_COMPARISON = REPO / "data_samples" / "results" / "scenes_comparison.json"
 
+# Scenes with actions: the detection and multi-label models (rows with name, head, frame / clip
+# mAP, per_action, groups).
+ACTIONS_COMPARISON = REPO / "data_samples" / "results" / "scenes_multi_comparison.json"
+
 # The lateral rows again with other training seeds (`compare --seed N --results ..._seedN`).
 SEED_COMPARISONS = tuple(COMPARISON.with_name(f"{COMPARISON.stem}_seed{n}.json") for n in (1, 2))
 
 
-def find_checkpoint(kind: str, folder=CHECKPOINTS, task: str = "motionshapes") -> str | None:
-    """The shipped checkpoint of `task` ("motionshapes" or "scenes") whose file name says `kind`
-    ("slowfast", "slowfast_nolateral", "slow_only", "fast_only"): `<task>_<kind>_tiny.pt`, else
-    the first `<task>_<kind>*` file; None when there is none."""
+# The names of shipped checkpoints: <task>_<kind>_tiny.pt, with the head for scenes with actions
+# (<task>_<head>_<kind>_tiny.pt: scenes_multi_detect_slowfast_tiny.pt).
+CHECKPOINT_KINDS = ("slowfast", "slowfast_nolateral", "slow_only", "fast_only")
+ACTION_HEADS = ("detect", "multilabel")
+
+
+def find_checkpoint(
+    kind: str, folder=CHECKPOINTS, task: str = "motionshapes", head: str | None = None
+) -> str | None:
+    """The shipped checkpoint of `task` ("motionshapes", "scenes" or "scenes_multi") whose file
+    name says `kind` ("slowfast", "slowfast_nolateral", "slow_only", "fast_only"):
+    `<task>_<kind>_tiny.pt`, else the first `<task>_<kind>*` file that is not another kind's
+    (`slowfast` never answers with a `slowfast_nolateral` file); None when there is none.
+    Scenes with actions ("scenes_multi") have a detection and a multi-label model of each kind:
+    `head` ("detect" or "multilabel") chooses, `scenes_multi_<head>_<kind>_tiny.pt`."""
+    if task == "scenes_multi" and head not in ACTION_HEADS:
+        raise ValueError(
+            f"head={head!r}: the scenes_multi checkpoints are per head, use one of {ACTION_HEADS}"
+        )
+    if task != "scenes_multi" and head is not None:
+        raise ValueError(f"head={head!r} is only for task='scenes_multi' (got task={task!r})")
     folder = Path(folder)
     if not folder.is_dir():
         return None
+    stem = f"{task}_{head}_{kind}" if head else f"{task}_{kind}"
+    others = [
+        f"{task}_{head}_{k}" if head else f"{task}_{k}"
+        for k in CHECKPOINT_KINDS
+        if k != kind and k.startswith(kind)
+    ]
     suffixes = (".pt", ".pth", ".pyth")
-    exact = [folder / f"{task}_{kind}_tiny{s}" for s in suffixes]
+    exact = [folder / f"{stem}_tiny{s}" for s in suffixes]
     hits = [p for p in exact if p.is_file()] or sorted(
-        p for p in folder.iterdir() if p.name.startswith(f"{task}_{kind}") and p.suffix in suffixes
+        p
+        for p in folder.iterdir()
+        if p.name.startswith(stem)
+        and p.suffix in suffixes
+        and not any(p.name.startswith(o) for o in others)
     )
     return str(hits[0]) if hits else None
 

@@ -166,3 +166,22 @@ def test_cli_trains_evaluates_and_tabulates(tmp_path, capsys):
     # a classification head on the multi-label task is refused with a way out
     assert main(["train", "--task", "kind=scenes_multi", "--steps", "1", "--quiet"]) == 2
     assert "head=detect" in capsys.readouterr().err
+
+
+def test_scene_clip_is_the_detection_batchs_clip_with_tracks() -> None:
+    task = ms.TaskConfig(kind="scenes_multi")
+    data = ms.make_dataset(7, 3, task, progress=False)
+    slow, fast, boxes, targets = data.detection_batch(slice(2, 3))
+    scene = detect.scene_clip(7, 2, task)
+    assert torch.equal(scene["inputs"]["slow"], slow) and torch.equal(scene["inputs"]["fast"], fast)
+    assert torch.equal(scene["boxes"], boxes[:, 1:]) and torch.equal(scene["targets"], targets)
+    key = len(scene["tracks"]["fast"][0]) // 2  # the keyframe is the centre Fast frame
+    assert torch.equal(scene["tracks"]["fast"][:, key], scene["boxes"])
+    assert torch.equal(scene["tracks"]["slow"], scene["tracks"]["fast"][:, :: task.alpha])
+    circling = [k for k, a in enumerate(scene["actions"]) if "circling" in a]
+    assert circling and all(
+        not torch.equal(scene["tracks"]["fast"][k, 0], scene["tracks"]["fast"][k, 1])
+        for k in circling
+    )
+    with pytest.raises(ValueError, match="kind='scenes_multi'"):
+        detect.scene_clip(7, 0, ms.TaskConfig(kind="scenes"))

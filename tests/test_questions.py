@@ -22,6 +22,7 @@ MODULES = {
     6: "l06_attention",
     7: "l07_real_model",
     8: "l08_own_video",
+    9: "l09_who_does_what",
 }
 # A wrong response for every question with a check (a likely mistake where there is one).
 WRONG = {
@@ -49,6 +50,10 @@ WRONG = {
     (7, "crop_doubling"): "2",
     (3, "scenes_colour_guess"): "1/3",
     (8, "finetune_steps"): "20",  # rounding up the last batch, or counting the held-out clips
+    (9, "colour_pathway"): "fast",
+    (9, "dilated_map"): "8",  # the strided res5's map
+    (9, "boxes_cost"): "yes",
+    (9, "comparable"): "yes",
 }
 
 

@@ -167,3 +167,27 @@ def test_records_from_before_a_model_field_existed_are_recognised():
     del have["channels_last"]  # before it existed, training was contiguous
     assert not results.same_run(have, cfg)
     assert results.same_run(have, dataclasses.replace(cfg, channels_last=False))
+
+
+def test_find_checkpoint_for_scenes_with_actions_by_head(tmp_path) -> None:
+    for name in (
+        "scenes_multi_detect_slowfast_nolateral_tiny.pt",
+        "scenes_multi_multilabel_slowfast_tiny.pt",
+        "scenes_slowfast_tiny.pt",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    find = results.find_checkpoint
+    found = find("slowfast", tmp_path, task="scenes_multi", head="multilabel")
+    assert found.endswith("scenes_multi_multilabel_slowfast_tiny.pt")
+    nolateral = find("slowfast_nolateral", tmp_path, task="scenes_multi", head="detect")
+    assert nolateral.endswith("scenes_multi_detect_slowfast_nolateral_tiny.pt")
+    # the no-lateral detector does not stand in for the missing SlowFast one
+    assert find("slowfast", tmp_path, task="scenes_multi", head="detect") is None
+    (tmp_path / "scenes_multi_detect_slowfast_800steps.pt").write_bytes(b"")
+    other = find("slowfast", tmp_path, task="scenes_multi", head="detect")
+    assert other.endswith("scenes_multi_detect_slowfast_800steps.pt")
+    assert find("slowfast", tmp_path, task="scenes").endswith("scenes_slowfast_tiny.pt")
+    with pytest.raises(ValueError, match="per head"):
+        find("slowfast", tmp_path, task="scenes_multi")
+    with pytest.raises(ValueError, match="only for task='scenes_multi'"):
+        find("slowfast", tmp_path, task="scenes", head="detect")

@@ -102,6 +102,7 @@ LESSON_TIMES: dict[int, LessonTime] = {
         15, "about 30 min (estimate: 60 views of R50 at 256^2)", "about 2 min (estimate)"
     ),
     8: LessonTime(15, "about 2 min", "about 1 min (estimate)"),
+    9: LessonTime(15, "about 4 min", "about 30 s (estimate)"),
 }
 SANITY_FACTOR = 3  # a lesson slower than this many times its stated fast-mode time fails its test
 
