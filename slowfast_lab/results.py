@@ -463,7 +463,7 @@ SCENES_COMPARISON = REPO / "data_samples" / "results" / "scenes_comparison.json"
 
 # Scenes with actions: the detection and multi-label models (rows with name, head, frame / clip
 # mAP, per_action, groups).
-ACTIONS_COMPARISON = REPO / "data_samples" / "results" / "scenes_multi_comparison.json"
+ACTIONS_COMPARISON = REPO / "data_samples" / "results" / "scenes_actions.json"
 
 # The lateral rows again with other training seeds (`compare --seed N --results ..._seedN`).
 SEED_COMPARISONS = tuple(COMPARISON.with_name(f"{COMPARISON.stem}_seed{n}.json") for n in (1, 2))

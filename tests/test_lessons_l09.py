@@ -198,10 +198,11 @@ def test_dilation_rows_count_the_ava_model() -> None:
 
 def test_recorded_rows_and_the_ava_table(tmp_path) -> None:
     assert L.recorded_rows(tmp_path / "absent.json") is None
-    row = {"name": "SlowFast, T-conv", "head": "detect", "map": 0.9, "test_clips": 1000}
-    (tmp_path / "a.json").write_text(json.dumps({"rows": [row]}))
-    (tmp_path / "b.json").write_text(json.dumps([row]))
-    assert L.recorded_rows(tmp_path / "a.json") == L.recorded_rows(tmp_path / "b.json") == [row]
+    row = {"name": "SlowFast, T-conv", "head": "detect", "res5_dilation": 1, "seed": 0,
+           "metric": "frame mAP@0.5", "map": 0.8, "test_clips": 1000}  # fmt: skip
+    rows = [row, {**row, "seed": 1, "map": 1.0}]  # two training seeds: one line, their mean
+    (tmp_path / "a.json").write_text(json.dumps({"rows": rows}))
+    assert L.recorded_rows(tmp_path / "a.json") == rows
     ours = {
         "metric": "frame mAP@0.5",
         "map": 0.5,
@@ -213,8 +214,9 @@ def test_recorded_rows_and_the_ava_table(tmp_path) -> None:
     line = L.measured_line("tiny", ours)
     assert line.startswith("tiny: frame mAP@0.5 50.0% on 40 clips") and "about 25%" in line
     assert "cw 50" in line and "clip mAP 75.0%" in line
-    rows = L.our_rows({"tiny (this notebook)": ours, "multi-label": None}, [row])
+    rows = L.our_rows({"tiny (this notebook)": ours, "multi-label": None}, rows)
     assert [r["name"] for r in rows] == ["tiny (this notebook)", "SlowFast, T-conv (detect)"]
+    assert rows[1]["map"] == pytest.approx(0.9) and "seeds 0, 1" in rows[1]["source"]
     table = L.ava_table(rows)
     assert isinstance(table, pd.DataFrame) and len(table) == len(paper.AVA) + 2
     zoo = table[table["model"] == "SlowFast 8x8 R50"].iloc[0]

@@ -7,8 +7,10 @@ zoo's AVA numbers beside ours (with why they cannot be compared)."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,7 @@ from torch import nn
 from .. import paper
 from ..complexity import complexity, format_macs
 from ..config import get_config, pathway_spec
-from ..detect import scene_clip
+from ..detect import scene_clip, seed_groups
 from ..results import ACTIONS_COMPARISON, find_checkpoint
 from ..synthetic import ACTION_CLASSES, ACTIONS, TaskConfig, make_dataset
 from ..train import TrainConfig, task_of, train
@@ -677,22 +679,19 @@ def dilation_rows(models=None) -> list[dict]:
 
 
 def recorded_rows(path=ACTIONS_COMPARISON) -> list[dict] | None:
-    """The recorded scenes-with-actions results (`scenes_multi_comparison.json`: a list of rows
-    or {"rows": [...]}), or None when the file is not there."""
-    import json
-    from pathlib import Path
-
+    """The recorded scenes-with-actions runs (`scenes_actions.json`, written by
+    `python -m slowfast_lab actions-table`: rows of `detect.actions_rows`), or None when the file
+    is not there."""
     path = Path(path)
     if not path.is_file():
         return None
-    data = json.loads(path.read_text())
-    return data["rows"] if isinstance(data, dict) else data
+    return json.loads(path.read_text())["rows"]
 
 
 def our_rows(measured: dict[str, dict | None], recorded: list[dict] | None) -> list[dict]:
     """Our rows for `ava_table`: the models measured in this notebook ({name:
-    `detect.evaluate_actions` result or None}) and the recorded runs (`recorded_rows`), each row
-    {name, metric, map, clips, source}."""
+    `detect.evaluate_actions` result or None}) and the recorded runs (`recorded_rows`, one row per
+    model and head: the mean over its training seeds), each row {name, metric, map, clips, source}."""
     rows = []
     for name, result in measured.items():
         if result is not None:
@@ -705,17 +704,16 @@ def our_rows(measured: dict[str, dict | None], recorded: list[dict] | None) -> l
                     "source": "measured in this notebook",
                 }
             )
-    for r in recorded or []:
-        detect = r.get("head") == "detect"
-        value = r.get("map", r.get("frame_map" if detect else "clip_map"))
-        metric = r.get("metric") or ("frame mAP@0.5" if detect else "clip mAP")
+    for runs in seed_groups(recorded or []):
+        r = runs[0]
+        seeds = ", ".join(str(x["seed"]) for x in runs)
         rows.append(
             {
-                "name": f"{r.get('name', '?')} ({r.get('head', '?')})",
-                "metric": metric,
-                "map": value,
-                "clips": r.get("test_clips", r.get("clips", "?")),
-                "source": "recorded (scenes_multi_comparison.json)",
+                "name": f"{r['name']} ({r['head']})",
+                "metric": r["metric"],
+                "map": sum(x["map"] for x in runs) / len(runs),
+                "clips": r["test_clips"],
+                "source": f"recorded (scenes_actions.json), mean over training seeds {seeds}",
             }
         )
     return rows
