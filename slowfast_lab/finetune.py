@@ -21,7 +21,9 @@
   val accuracy) and a JSON record beside it; existing ones are not replaced unless `overwrite`.
 * Resumable as `train`: every `checkpoint_every` steps and on Ctrl-C the state (weights,
   optimiser, random state, the record so far) goes to `<out>.partial`; `resume=True`
-  (`--resume`) continues from it and ends with the weights of an uninterrupted run.
+  (`--resume`) continues from it and ends with the weights of an uninterrupted run. It needs the
+  same settings and the same number of processes (a torchrun run is resumed under torchrun with
+  as many processes: each computes BatchNorm statistics over its own shard).
 
 Distributed: `torchrun --nproc_per_node 2 -m slowfast_lab finetune DATA ...` (gloo on CPU, nccl
 on GPU), with `train`'s process group, as `train` shards its batches: each epoch's seeded
@@ -430,7 +432,7 @@ def _finetune(
     partial = partial_path_of(cfg)
     saved_step = None  # the step of the last resumable state on disk
     if resume:
-        state = _load_partial(partial, cfg, ignored=_RESUME_IGNORED)
+        state = _load_partial(partial, cfg, ignored=_RESUME_IGNORED, world=world)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
@@ -448,7 +450,7 @@ def _finetune(
     def save(done: int) -> None:
         nonlocal saved_step
         if rank == 0 and partial:
-            _save_partial(partial, cfg, done, model, opt, dict(run=run, elapsed=elapsed()))
+            _save_partial(partial, cfg, done, model, opt, dict(run=run, elapsed=elapsed()), world)
         saved_step = done
 
     def where() -> str:

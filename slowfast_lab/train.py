@@ -418,11 +418,15 @@ def _atomic_json(obj: dict, path: str | os.PathLike) -> None:
     os.replace(tmp, path)
 
 
-def _save_partial(path: str, cfg: TrainConfig, step: int, model, opt, extra: dict) -> None:
-    """The state after `step` completed steps, atomically (temporary file + os.replace)."""
+def _save_partial(
+    path: str, cfg: TrainConfig, step: int, model, opt, extra: dict, world: int = 1
+) -> None:
+    """The state after `step` completed steps of a run of `world` processes, atomically
+    (temporary file + os.replace)."""
     state = {
         "format": "slowfast_lab_partial",
         "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=str)),
+        "world_size": world,
         "step": step,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": opt.state_dict(),
@@ -437,9 +441,17 @@ def _save_partial(path: str, cfg: TrainConfig, step: int, model, opt, extra: dic
     os.replace(tmp, path)
 
 
-def _load_partial(path: str, cfg: TrainConfig, ignored: tuple[str, ...] = _RESUME_IGNORED) -> dict:
+def _launch(world: int) -> str:
+    return "plain python" if world == 1 else f"torchrun --nproc_per_node {world}"
+
+
+def _load_partial(
+    path: str, cfg: TrainConfig, ignored: tuple[str, ...] = _RESUME_IGNORED, world: int = 1
+) -> dict:
     """A partial state written by `_save_partial` for this same run (ValueError otherwise):
-    every config field but `ignored` (which may change between a run and its resume) must match."""
+    every config field but `ignored` (which may change between a run and its resume) must match,
+    and so must the number of processes `world` (each computes BatchNorm statistics over its own
+    shard of the global batch: another count gives other weights)."""
     if not Path(path).is_file():
         raise FileNotFoundError(
             f"nothing to resume: {path} does not exist (it is written every --checkpoint-every "
@@ -458,6 +470,13 @@ def _load_partial(path: str, cfg: TrainConfig, ignored: tuple[str, ...] = _RESUM
         raise ValueError(
             f"{path} belongs to a run with other settings ({diffs}); resume with the same "
             "settings, or delete it to start afresh"
+        )
+    saved = state.get("world_size", world)  # partials written before it was stored: trusted
+    if saved != world:
+        raise ValueError(
+            f"{path} was written by a run of {saved} process(es) ({_launch(saved)}), this one has "
+            f"{world}: resume with {_launch(saved)} (-m slowfast_lab ... --resume), or delete it "
+            "to start afresh"
         )
     return state
 
@@ -559,7 +578,7 @@ def train(
         partial = partial_path_of(cfg)
         saved_step = None  # the step of the last resumable state on disk
         if resume:
-            state = _load_partial(partial, cfg)
+            state = _load_partial(partial, cfg, world=world)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"])
@@ -575,7 +594,7 @@ def train(
             nonlocal saved_step
             if rank == 0 and partial:
                 extra = dict(losses=losses, running=running, elapsed=elapsed())
-                _save_partial(partial, cfg, done, model, opt, extra)
+                _save_partial(partial, cfg, done, model, opt, extra, world)
             saved_step = done
 
         def elapsed() -> float:

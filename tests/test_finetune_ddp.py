@@ -136,6 +136,15 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_run(folder, tmp_path, monkey
         finetune(cfg)  # a fresh run would silently drop the partial state
     with pytest.raises(ValueError, match=r"other settings \(lr: 0\.001 -> 0\.01\)"):
         finetune(dataclasses.replace(cfg, lr=0.01), resume=True)
+    partial = Path(f"{cfg.out}.partial")
+    state = torch.load(partial, weights_only=True)
+    assert state["world_size"] == 1
+    torch.save({**state, "world_size": 2}, partial)  # as if written under torchrun
+    with pytest.raises(
+        ValueError, match=r"this one has 1: resume with torchrun --nproc_per_node 2"
+    ):
+        finetune(cfg, resume=True)
+    torch.save(state, partial)
     resumed = finetune(dataclasses.replace(cfg, workers=1), resume=True)  # workers may change
     assert resumed.record["resumed_from_step"] == 2
     ref = reference.model.state_dict()

@@ -401,6 +401,14 @@ def test_resume_refuses_other_settings_or_no_state(tmp_path, monkeypatch):
             tr.train(cfg)
     with pytest.raises(ValueError, match=r"other settings \(lr: 0\.003 -> 0\.1\)"):
         tr.train(dataclasses.replace(cfg, lr=0.1), resume=True)
+    # A run of 2 processes (torchrun) resumed by one: other BN statistics, other weights.
+    partial = tmp_path / "run.pt.partial"
+    state = torch.load(partial, weights_only=True)
+    assert state["world_size"] == 1
+    torch.save({**state, "world_size": 2}, partial)
+    with pytest.raises(ValueError, match=r"2 process\(es\) \(torchrun --nproc_per_node 2\), this "
+                       r"one has 1: resume with torchrun --nproc_per_node 2"):  # fmt: skip
+        tr.train(cfg, resume=True)
 
 
 def test_cli_ctrl_c_prints_where_the_state_is_and_resume_finishes(tmp_path, monkeypatch, capsys):
