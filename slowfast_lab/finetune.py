@@ -56,14 +56,12 @@ from .datasets import VideoFolder, seed_worker
 from .model import VideoNet, build_model, model_inputs
 from .train import (
     CHANNELS_LAST,
-    TrainingError,
-    TrainingInterrupted,
     _atomic_json,
     _load_partial,
     _lr_at,
     _save_partial,
     _setup_distributed,
-    _StopOnCtrlC,
+    _Steps,
     check_outputs,
     command_line,
     dist_env,
@@ -447,17 +445,10 @@ def _finetune(
     def elapsed() -> float:
         return earlier + time.perf_counter() - t0
 
-    def save(done: int) -> None:
-        nonlocal saved_step
-        if rank == 0 and partial:
-            _save_partial(partial, cfg, done, model, opt, dict(run=run, elapsed=elapsed()), world)
-        saved_step = done
+    def write(done: int) -> None:
+        _save_partial(partial, cfg, done, model, opt, dict(run=run, elapsed=elapsed()), world)
 
-    def where() -> str:
-        if saved_step is None or not partial:
-            return "no resumable state was saved" + ("" if cfg.out else " (no --out)")
-        return f"the last good state (step {saved_step}) is in {partial}: rerun with --resume"
-
+    stepper = _Steps(model, opt, world, rank, device, partial, write, cfg.lr, steps, saved_step)
     last_val: list[dict] = []  # the last epoch's validation: the final one, when the run ends
 
     def end_epoch(epoch: int) -> None:
@@ -471,81 +462,51 @@ def _finetune(
         if show:
             bar.write(", ".join(f"{k} {v}" for k, v in row.items()))
 
+    def shard_losses(slow: torch.Tensor, fast: torch.Tensor, y: torch.Tensor):
+        for s, f, t in zip(*(x.chunk(cfg.shards) for x in (slow, fast, y)), strict=True):
+            inputs = model_inputs(model, s.to(device), f.to(device))
+            if cfg.channels_last:
+                inputs = tuple(x.contiguous(memory_format=CHANNELS_LAST) for x in inputs)
+            yield loss_fn(net(*inputs), t.to(device))
+
     step = first
     bar = tqdm(total=steps, initial=first, desc=f"finetune {cfg.preset}", disable=not show)
-    with _StopOnCtrlC() as ctrl_c:
-        try:
-            first_epoch = first // per_epoch
-            if len(run["epochs"]) < min(first_epoch, cfg.epochs):
-                end_epoch(first_epoch - 1)  # stopped between an epoch's last step and its val
-            for epoch in range(first_epoch, cfg.epochs):
-                train_data.set_epoch(epoch)
-                loader = loader_for(
-                    train_data, cfg.batch_size, cfg.workers, cfg.seed * 1000 + epoch,
-                    rank=rank, world=world, skip=step - epoch * per_epoch,
+    with stepper.interruptible():
+        first_epoch = first // per_epoch
+        if len(run["epochs"]) < min(first_epoch, cfg.epochs):
+            end_epoch(first_epoch - 1)  # stopped between an epoch's last step and its val
+        for epoch in range(first_epoch, cfg.epochs):
+            train_data.set_epoch(epoch)
+            loader = loader_for(
+                train_data, cfg.batch_size, cfg.workers, cfg.seed * 1000 + epoch,
+                rank=rank, world=world, skip=step - epoch * per_epoch,
+            )  # fmt: skip
+            net.train()
+            train_mode(model, frozen)
+            it = iter(loader)
+            while True:
+                stepper.current = step
+                tw = time.perf_counter()
+                try:
+                    slow, fast, y = next(it)
+                except StopIteration:
+                    break
+                tc = time.perf_counter()
+                run["wait"] += tc - tw
+                value, stop = stepper.step(
+                    shard_losses(slow, fast, y), _lr_at(step, schedule), cfg.shards,
+                    f"epoch {epoch} step {step}",
                 )  # fmt: skip
-                net.train()
-                train_mode(model, frozen)
-                it = iter(loader)
-                while True:
-                    tw = time.perf_counter()
-                    try:
-                        slow, fast, y = next(it)
-                    except StopIteration:
-                        break
-                    tc = time.perf_counter()
-                    run["wait"] += tc - tw
-                    for group in opt.param_groups:
-                        group["lr"] = _lr_at(step, schedule)
-                    opt.zero_grad(set_to_none=True)
-                    step_loss = torch.zeros((), device=device)
-                    for s, f, t in zip(
-                        *(x.chunk(cfg.shards) for x in (slow, fast, y)), strict=True
-                    ):
-                        inputs = model_inputs(model, s.to(device), f.to(device))
-                        if cfg.channels_last:
-                            inputs = tuple(
-                                x.contiguous(memory_format=CHANNELS_LAST) for x in inputs
-                            )
-                        loss = loss_fn(net(*inputs), t.to(device)) / cfg.shards
-                        loss.backward()
-                        step_loss += loss.detach()
-                    flags = torch.stack(
-                        [step_loss, torch.tensor(float(ctrl_c.requested), device=device)]
-                    )
-                    if world > 1:  # the logged loss is the global batch's mean
-                        dist.all_reduce(flags)
-                        flags[0] /= world
-                    value, stop = float(flags[0]), bool(flags[1] > 0)
-                    if not math.isfinite(value):  # before the optimiser takes it
-                        raise TrainingError(
-                            f"epoch {epoch} step {step}: the loss is {value}: training diverged "
-                            f"(a new run with a lower --lr than {cfg.lr:g} may help); {where()}"
-                        )
-                    opt.step()
-                    run["compute"] += time.perf_counter() - tc
-                    run["losses"].append((step, round(value, 5)))
-                    run["epoch_loss"] += value
-                    run["batches"] += 1
-                    run["clips"] += len(y) * world
-                    step += 1
-                    bar.update()
-                    bar.set_postfix(loss=f"{value:.3f}")
-                    if stop or (checkpoint_every and step % checkpoint_every == 0 and step < steps):
-                        save(step)
-                    if stop:
-                        raise TrainingInterrupted(
-                            f"interrupted after step {step} of {steps}; {where()}",
-                            step,
-                            partial if cfg.out else None,
-                        )
-                end_epoch(epoch)
-        except KeyboardInterrupt as err:
-            if isinstance(err, TrainingInterrupted):
-                raise
-            raise TrainingInterrupted(
-                f"interrupted during step {step}; {where()}", saved_step or 0, partial
-            ) from None
+                run["compute"] += time.perf_counter() - tc
+                run["losses"].append((step, round(value, 5)))
+                run["epoch_loss"] += value
+                run["batches"] += 1
+                run["clips"] += len(y) * world
+                step += 1
+                bar.update()
+                bar.set_postfix(loss=f"{value:.3f}")
+                stepper.after(step, stop, checkpoint_every)
+            end_epoch(epoch)
     bar.close()
     train_time = elapsed()
     model.eval()

@@ -23,6 +23,7 @@ What is and is not identical to one process:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -508,6 +510,119 @@ class _StopOnCtrlC:
             signal.signal(signal.SIGINT, self._previous)
 
 
+class _Steps:
+    """The training step and its bookkeeping, shared by `train` and `finetune` (one copy, so the
+    two cannot drift apart): learning rate, the shard loop, the all-reduce of the loss and of
+    the Ctrl-C flag (every process stops after the same step), the NaN check before the
+    optimiser, the finite-weights check before a resumable state is written (by rank 0), and
+    the interruption messages.
+
+        steps = _Steps(model, opt, world, rank, device, partial, write, base_lr, total)
+        with steps.interruptible():
+            for step in ...:
+                steps.current = step
+                value, stop = steps.step(losses_of_my_shards, lr, n_shards, f"step {step}")
+                steps.after(step + 1, stop, checkpoint_every, f"step {step}")
+
+    `write(done)` writes the resumable state after `done` steps (called on rank 0 only, when the
+    run has an out path: `partial` is None otherwise); `saved` is the step of the state on disk
+    (a resumed run starts with the one it was resumed from).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        opt: torch.optim.Optimizer,
+        world: int,
+        rank: int,
+        device: torch.device,
+        partial: str | None,
+        write: Callable[[int], None],
+        base_lr: float,
+        total: int,
+        saved: int | None = None,
+    ) -> None:
+        self.model, self.opt, self.world, self.rank, self.device = model, opt, world, rank, device
+        self.partial, self.write, self.base_lr, self.total = partial, write, base_lr, total
+        self.saved, self.current = saved, 0
+        self.ctrl_c = _StopOnCtrlC()
+
+    def where(self) -> str:
+        """Where the last good state is (for error messages)."""
+        if self.saved is None or not self.partial:
+            return "no resumable state was saved" + ("" if self.partial else " (no --out)")
+        return f"the last good state (step {self.saved}) is in {self.partial}: rerun with --resume"
+
+    def step(
+        self, shard_losses: Iterable[torch.Tensor], lr: float, shards: int, what: str
+    ) -> tuple[float, bool]:
+        """One optimiser step: backward of each loss of `shard_losses` (computed lazily, one
+        shard at a time: a generator) divided by `shards`, then the global batch's mean loss and
+        whether any process saw a Ctrl-C. Raises TrainingError before `opt.step` on a NaN/Inf
+        loss. Returns (mean loss, stop)."""
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.opt.zero_grad(set_to_none=True)
+        step_loss = torch.zeros((), device=self.device)
+        for loss in shard_losses:
+            loss = loss / shards
+            loss.backward()
+            step_loss += loss.detach()
+        flags = torch.stack(
+            [step_loss, torch.tensor(float(self.ctrl_c.requested), device=self.device)]
+        )
+        if self.world > 1:  # the logged loss is the global batch's mean
+            dist.all_reduce(flags)
+            flags[0] /= self.world
+        value, stop = float(flags[0]), bool(flags[1] > 0)
+        if not math.isfinite(value):  # before the optimiser takes it
+            raise TrainingError(
+                f"{what}: the loss is {value}: training diverged (a new run with a lower --lr "
+                f"than {self.base_lr:g} may help); {self.where()}"
+            )
+        self.opt.step()
+        return value, stop
+
+    def save(self, done: int) -> None:
+        """The resumable state after `done` steps (rank 0 writes it), if the weights are finite."""
+        if not _finite(*self.model.parameters()):
+            raise TrainingError(
+                f"step {done - 1}: the weights hold NaN/Inf after the update (a new run with a "
+                f"lower --lr than {self.base_lr:g} may help); {self.where()}"
+            )
+        if self.rank == 0 and self.partial:
+            self.write(done)
+        self.saved = done
+
+    def after(self, done: int, stop: bool, checkpoint_every: int) -> None:
+        """After `done` steps: the periodic resumable state; on a Ctrl-C, the state and
+        TrainingInterrupted."""
+        if stop or (checkpoint_every and done % checkpoint_every == 0 and done < self.total):
+            self.save(done)
+        if stop:
+            raise TrainingInterrupted(
+                f"interrupted after step {done} of {self.total}; {self.where()}",
+                done,
+                self.partial,
+            )
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """The loop's Ctrl-C handling: the first Ctrl-C stops after the step (`after` saves and
+        raises), a second one (or one outside a step) raises TrainingInterrupted at once."""
+        with self.ctrl_c:
+            try:
+                yield
+            except KeyboardInterrupt as err:
+                if isinstance(err, TrainingInterrupted):
+                    raise
+                raise TrainingInterrupted(
+                    f"interrupted during step {self.current}; {self.where()}",
+                    self.saved or 0,
+                    self.partial,
+                ) from None
+
+
 def train(
     cfg: TrainConfig,
     command: str | None = None,
@@ -590,88 +705,45 @@ def train(
             for _ in range(first):  # the same data order as an uninterrupted run
                 next(batches)
 
-        def save(done: int) -> None:
-            nonlocal saved_step
-            if rank == 0 and partial:
-                extra = dict(losses=losses, running=running, elapsed=elapsed())
-                _save_partial(partial, cfg, done, model, opt, extra, world)
-            saved_step = done
+        def write(done: int) -> None:
+            extra = dict(losses=losses, running=running, elapsed=elapsed())
+            _save_partial(partial, cfg, done, model, opt, extra, world)
 
         def elapsed() -> float:
             return earlier + time.perf_counter() - t0
 
-        def where() -> str:
-            if saved_step is None or not partial:
-                return "no resumable state was saved" + ("" if cfg.out else " (no --out)")
-            return f"the last good state (step {saved_step}) is in {partial}: rerun with --resume"
+        steps = _Steps(
+            model, opt, world, rank, device, partial, write, cfg.lr, cfg.steps, saved_step
+        )
+
+        def shard_losses(local: torch.Tensor, step: int):
+            for shard in local.chunk(cfg.shards):
+                try:
+                    yield batch_loss(net, model, data, shard, device, cfg.channels_last, cfg.bf16)
+                except BrokenBatch:
+                    raise TrainingError(
+                        f"step {step}: the training batch holds NaN/Inf values (clips "
+                        f"{shard.tolist()[:8]}...): the data is broken; {steps.where()}"
+                    ) from None
 
         t0 = time.perf_counter()
-        step = first
         net.train()
         bar = tqdm(
             range(first, cfg.steps), desc=f"train {cfg.model.pathways}", disable=not show,
             initial=first, total=cfg.steps,
         )  # fmt: skip
-        with _StopOnCtrlC() as ctrl_c:
-            try:
-                for step in bar:
-                    for group in opt.param_groups:
-                        group["lr"] = _lr_at(step, cfg)
-                    local = next(batches).chunk(world)[rank]
-                    opt.zero_grad(set_to_none=True)
-                    step_loss = torch.zeros((), device=device)
-                    for shard in local.chunk(cfg.shards):
-                        try:
-                            loss = batch_loss(
-                                net, model, data, shard, device, cfg.channels_last, cfg.bf16
-                            )
-                        except BrokenBatch:
-                            raise TrainingError(
-                                f"step {step}: the training batch holds NaN/Inf values (clips "
-                                f"{shard.tolist()[:8]}...): the data is broken; {where()}"
-                            ) from None
-                        loss = loss / cfg.shards
-                        loss.backward()
-                        step_loss += loss.detach()
-                    flags = torch.stack(
-                        [step_loss, torch.tensor(float(ctrl_c.requested), device=device)]
-                    )
-                    if world > 1:  # the logged loss is the global batch's mean
-                        dist.all_reduce(flags)
-                        flags[0] /= world
-                    value, stop = float(flags[0]), bool(flags[1] > 0)
-                    if not math.isfinite(value):  # before the optimiser takes it
-                        raise TrainingError(
-                            f"step {step}: the loss is {value}: training diverged (a new run with "
-                            f"a lower --lr than {cfg.lr:g} may help); {where()}"
-                        )
-                    opt.step()
-                    running = value if running is None else 0.95 * running + 0.05 * value
-                    if step % cfg.log_every == 0 or step == cfg.steps - 1:
-                        losses.append((step, round(value, 5)))
-                        bar.set_postfix(loss=f"{running:.3f}")
-                    done = step + 1
-                    if stop or (
-                        checkpoint_every and done % checkpoint_every == 0 and done < cfg.steps
-                    ):
-                        if not _finite(*(p for p in model.parameters())):
-                            raise TrainingError(
-                                f"step {step}: the weights hold NaN/Inf after the update (a new "
-                                f"run with a lower --lr than {cfg.lr:g} may help); {where()}"
-                            )
-                        save(done)
-                    if stop:
-                        raise TrainingInterrupted(
-                            f"interrupted after step {done} of {cfg.steps}; {where()}",
-                            done,
-                            partial if cfg.out else None,
-                        )
-            except KeyboardInterrupt as err:
-                if isinstance(err, TrainingInterrupted):
-                    raise
-                raise TrainingInterrupted(
-                    f"interrupted during step {step}; {where()}", saved_step or 0, partial
-                ) from None
+        with steps.interruptible():
+            for step in bar:
+                steps.current = step
+                local = next(batches).chunk(world)[rank]
+                value, stop = steps.step(
+                    shard_losses(local, step), _lr_at(step, cfg), cfg.shards, f"step {step}"
+                )
+                running = value if running is None else 0.95 * running + 0.05 * value
+                if step % cfg.log_every == 0 or step == cfg.steps - 1:
+                    losses.append((step, round(value, 5)))
+                    bar.set_postfix(loss=f"{running:.3f}")
+                steps.after(step + 1, stop, checkpoint_every)
         bar.close()
         train_time = elapsed()
         model = model.eval()
