@@ -31,8 +31,8 @@ permutation of the training videos is cut into global batches of `batch_size`, e
 batch into one contiguous shard per process (`shard_batches`); a process decodes only its own
 shards. DDP averages the gradients; the weights after every step equal those of one process
 with `shards=world_size` (each shard its own BatchNorm statistics; with dropout 0). Rank 0
-validates (the others wait at the next step's all-reduce), writes the checkpoint, the record
-and the resumable state.
+validates (the others wait at the next step's all-reduce, up to `train.PROCESS_GROUP_TIMEOUT`,
+an hour), writes the checkpoint, the record and the resumable state.
 """
 
 from __future__ import annotations

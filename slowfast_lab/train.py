@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -141,6 +142,13 @@ def dist_env() -> tuple[int, int, int]:
     )
 
 
+# finetune's rank 0 validates alone after every epoch while the other processes wait in the
+# next step's all-reduce; torch's default timeout (10 min for nccl) would kill a run whose
+# validation takes longer. An hour covers long validations and still ends a
+# run whose rank 0 died silently.
+PROCESS_GROUP_TIMEOUT = timedelta(hours=1)
+
+
 def _setup_distributed() -> tuple[int, int, torch.device, bool]:
     """Join the process group when launched by torchrun; returns (rank, world, device, created)."""
     rank, world, local_rank = dist_env()
@@ -150,7 +158,9 @@ def _setup_distributed() -> tuple[int, int, torch.device, bool]:
     if world > 1 and not dist.is_initialized():
         if use_cuda:
             torch.cuda.set_device(device)
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        dist.init_process_group(
+            backend="nccl" if use_cuda else "gloo", timeout=PROCESS_GROUP_TIMEOUT
+        )
         created = True
     return rank, world, device, created
 
