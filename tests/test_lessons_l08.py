@@ -62,6 +62,22 @@ def test_upload_formats_and_bad_uploads(tmp_path: Path, clip_bytes: bytes) -> No
     assert not (tmp_path / "broken.mp4").exists()  # the unusable copy is removed again
 
 
+def test_every_format_the_button_offers_is_saved(tmp_path: Path) -> None:
+    """The upload button's accept list is the suffixes save_upload (and finetune) read; a phone's
+    .mov among them (PyAV reads QuickTime)."""
+    offered = L.upload_widget().accept.split(",")
+    assert ".mov" in offered
+    clip = synthetic.render_clip(1000, 4, synthetic.TaskConfig())
+    for suffix in offered:
+        if suffix in (".webm", ".avi"):  # other codecs: covered by the video tests
+            continue
+        path = tmp_path / f"src{suffix}"
+        write_video(path, clip.frames, 25, quality=12, pix_fmt="yuv444p")
+        value = [{"name": f"phone{suffix}", "content": path.read_bytes()}]
+        saved = L.save_upload(value, tmp_path / "up")
+        assert saved == tmp_path / "up" / f"phone{suffix}" and probe(saved).num_frames == 32
+
+
 def test_file_upload_widget_value_is_accepted(tmp_path: Path, clip_bytes: bytes) -> None:
     widget = L.upload_widget()
     assert ".mp4" in widget.accept and not widget.multiple

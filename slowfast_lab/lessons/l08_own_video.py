@@ -111,7 +111,7 @@ def save_upload(value: object, folder: str | os.PathLike) -> Path | None:
     if Path(name).suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(
             f"upload {name!r} is not a video file this lesson reads ({', '.join(VIDEO_SUFFIXES)}); "
-            "convert it, e.g. `ffmpeg -i clip.mov clip.mp4`"
+            "convert it, e.g. `ffmpeg -i clip.3gp clip.mp4`"
         )
     Path(folder).mkdir(parents=True, exist_ok=True)
     while True:
@@ -157,7 +157,7 @@ def upload_widget():
     """A FileUpload for one video file."""
     import ipywidgets as w
 
-    return w.FileUpload(accept=",".join(VIDEO_SUFFIXES + (".mov",)), multiple=False,
+    return w.FileUpload(accept=",".join(VIDEO_SUFFIXES), multiple=False,
                         description="video")  # fmt: skip
 
 
