@@ -33,8 +33,7 @@ from ..model import VideoNet
 from ..paths import checkpoints, data_samples
 from ..sampling import eval_view
 from ..video import VideoError, probe, read_frames
-from .common import FAST_COLOR, SLOW_COLOR, Question
-from .l06_attention import OVERLAY_CMAP
+from .common import FAST_COLOR, OVERLAY_CMAP, SLOW_COLOR, Question
 
 SAMPLE = "motionshapes_pacman-stripes-cw.mp4"  # 96 px; the tiny model reads it at 48 px
 TINY_CHECKPOINT = "motionshapes_slowfast_tiny.pt"
