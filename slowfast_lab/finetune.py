@@ -383,6 +383,13 @@ def finetune(
             dist.destroy_process_group()
 
 
+def steps_for(n_train: int, batch_size: int, epochs: int) -> int:
+    """Optimiser steps of a run on `n_train` training videos: full global batches only (the
+    `n_train % batch_size` videos left over are left out of that epoch; every epoch draws a new
+    order), one batch of all videos when there are fewer than `batch_size` (see `shard_batches`)."""
+    return (n_train // batch_size or 1) * epochs
+
+
 def _finetune(
     cfg: FinetuneConfig,
     command: str | None,
@@ -416,8 +423,8 @@ def _finetune(
         opt = torch.optim.SGD(trainable, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    per_epoch = len(train_data) // cfg.batch_size or 1
-    steps = per_epoch * cfg.epochs
+    per_epoch = steps_for(len(train_data), cfg.batch_size, 1)
+    steps = steps_for(len(train_data), cfg.batch_size, cfg.epochs)
     warmup = min(50, steps // 10) if cfg.warmup_steps is None else cfg.warmup_steps
     schedule = SimpleNamespace(lr=cfg.lr, warmup_steps=warmup, steps=steps)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -583,5 +590,6 @@ __all__ = [
     "frozen_modules",
     "loader_for",
     "shard_batches",
+    "steps_for",
     "train_mode",
 ]

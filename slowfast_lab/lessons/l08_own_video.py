@@ -28,7 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import export, predict, synthetic
 from ..datasets import VIDEO_SUFFIXES
-from ..finetune import FinetuneConfig, FinetuneResult, datasets_for, finetune
+from ..finetune import FinetuneConfig, FinetuneResult, datasets_for, finetune, steps_for
 from ..model import VideoNet
 from ..paths import checkpoints, data_samples
 from ..sampling import eval_view
@@ -550,10 +550,8 @@ def export_check_figure(check: dict, title: str = "") -> Figure:
 
 
 def _steps(classes: int, per_class: int, val_fraction: float, batch: int, epochs: int) -> int:
-    """Optimiser steps of a `finetune` run (per class round(val_fraction n) held out, full
-    batches only)."""
-    train = classes * (per_class - round(val_fraction * per_class))
-    return (train // batch or 1) * epochs
+    """Optimiser steps of a `finetune` run (per class round(val_fraction n) held out)."""
+    return steps_for(classes * (per_class - round(val_fraction * per_class)), batch, epochs)
 
 
 _STEPS = _steps(3, 12, 0.25, 8, 5)
@@ -587,7 +585,7 @@ QUESTIONS: dict[str, Question] = {
         "A folder holds 3 classes of 12 clips each; finetune holds out 25% of every class for "
         "validation and uses batch 8 (full batches only) for 5 epochs. How many optimiser steps?",
         f"Each class keeps 12 - round(0.25 x 12) = 9 clips for training, 27 in all; 27 // 8 = 3 "
-        f"full batches per epoch (the last 3 clips wait for the next epoch's shuffle), so "
+        f"full batches per epoch (the last 3 clips, drawn anew by every epoch's shuffle, are left out of that epoch), so "
         f"3 x 5 = {_STEPS} steps.",
         check=lambda s: int(s) == _STEPS,
         solution=str(_STEPS),
