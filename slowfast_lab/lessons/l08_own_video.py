@@ -55,7 +55,8 @@ def sample_video(name: str = SAMPLE) -> Path:
 def new_folder(parent: str | os.PathLike | None = None, prefix: str = "lesson08_") -> Path:
     """A new, empty folder for this run's files (uploads, the labelled video, the fine-tuning
     folders, the checkpoint, the export): inside `parent` (default: the system's temporary
-    folder), never one that exists already."""
+    folder), never one that exists already. Nothing deletes it: the notebook says where it is
+    (`runs/`, a git-ignored name anywhere in the checkout, keeps the files beside the lesson)."""
     if parent is not None:
         Path(parent).mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
