@@ -404,7 +404,9 @@ def _finetune(
     train_data, val_data = datasets_for(cfg)
     _check_parts(cfg, len(train_data), world)
     classes = train_data.classes
-    torch.manual_seed(cfg.seed)  # the same initial head in every process
+    # The same initial head in every process, and the same random stream: dropout masks are equal
+    # across processes (so a resume restores rank 0's random state in all of them).
+    torch.manual_seed(cfg.seed)
     extra = {} if cfg.dropout is None else {"dropout": cfg.dropout}
     model = build_model(cfg.preset, num_classes=len(classes), **extra)
     if cfg.weights:

@@ -18,7 +18,17 @@ What is and is not identical to one process:
   norm"): on CPU each process normalises with its own shard's statistics (SyncBatchNorm needs a
   GPU). With `sync_bn=True` on GPUs, one process on the whole global batch is the reference.
 * not identical: BN running statistics (DDP keeps rank 0's, from rank 0's shards), dropout masks
-  (each process draws its own; use dropout=0 to compare), and the logged loss per process.
+  (every process seeds torch with `seed` and draws the same random numbers, so all processes use
+  rank 0's masks, where one process with shards draws a new mask for every shard; use dropout=0
+  to compare), and the logged loss per process. Since the random streams are equal, a resumed
+  run restores rank 0's saved random state in every process.
+
+Ctrl-C under torchrun: the workers run in their own session, so the terminal's SIGINT reaches
+only torchrun, which forwards one SIGINT to every worker and kills them (SIGKILL) 30 s later if
+they are still running. The step in progress finishes and rank 0 saves the resumable state if
+that takes less; a Ctrl-C while finetune's rank 0 validates a long val split loses that save
+(the last periodic `--checkpoint-every` state stays). The process group's timeout is an hour
+(`PROCESS_GROUP_TIMEOUT`).
 """
 
 from __future__ import annotations
@@ -671,7 +681,7 @@ def train(
         raise ValueError(f"batch_size={cfg.batch_size} must divide into {parts} equal shards")
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
     torch.set_num_threads(max(1, cfg.threads // local_world))  # share the cores among processes
-    torch.manual_seed(cfg.seed)  # the same initial weights in every process
+    torch.manual_seed(cfg.seed)  # the same initial weights and random stream in every process
     task = cfg.task_config()
     show = cfg.progress and rank == 0
     try:

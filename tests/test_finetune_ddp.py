@@ -63,7 +63,8 @@ def test_torchrun_two_processes_give_the_weights_of_one(folder, tmp_path) -> Non
     """`torchrun --nproc_per_node 2 -m slowfast_lab finetune` (gloo) == one process computing BN
     statistics per half-batch shard. SGD (as train's DDP test: Adam's first steps are about
     lr * sign(gradient), so rounding in the all-reduce could flip whole updates) and no dropout
-    (each process would draw its own masks)."""
+    (both processes draw the same masks, from the same seed, where one process with shards=2
+    draws a new mask for its second shard)."""
     out = tmp_path / "ddp.pt"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
