@@ -503,6 +503,20 @@ def _load_partial(
     return state
 
 
+def data_fingerprint(data: MotionShapesData) -> dict:
+    """A cheap summary of clips given to `train(data=...)`: their count, frame shape and sums of
+    the labels and of every 997th value of the frames. A resume compares it, so that other clips
+    of the same count are not trained on silently."""
+    labels = data.labels.double().flatten()
+    weights = torch.arange(1, len(labels) + 1, dtype=torch.float64)
+    return {
+        "clips": len(data),
+        "shape": list(data.fast.shape),
+        "labels": round(float((labels * weights).sum()), 3),
+        "frames": round(float(data.fast.flatten()[::997].double().sum()), 3),
+    }
+
+
 def _finite(*tensors: torch.Tensor) -> bool:
     """NaN/Inf anywhere? One sum per tensor: cheap next to a training step."""
     return all(bool(torch.isfinite(t.float().sum())) for t in tensors)
@@ -714,6 +728,12 @@ def train(
         saved_step = None  # the step of the last resumable state on disk
         if resume:
             state = _load_partial(partial, cfg, world=world)
+            if given and state.get("data") != data_fingerprint(data):
+                raise ValueError(
+                    f"{partial} belongs to a run on other given clips ({state.get('data')} -> "
+                    f"{data_fingerprint(data)}); resume with the same data, or delete it to "
+                    "start afresh"
+                )
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"])
@@ -727,11 +747,14 @@ def train(
 
         def write(done: int) -> None:
             extra = dict(losses=losses, running=running, elapsed=elapsed())
+            if given:
+                extra["data"] = fingerprint
             _save_partial(partial, cfg, done, model, opt, extra, world)
 
         def elapsed() -> float:
             return earlier + time.perf_counter() - t0
 
+        fingerprint = data_fingerprint(data) if given else None
         steps = _Steps(
             model, opt, world, rank, device, partial, write, cfg.lr, cfg.steps, saved_step
         )

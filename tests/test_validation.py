@@ -517,3 +517,21 @@ def test_shared_training_step_checks_loss_weights_and_ctrl_c(tmp_path):
     with pytest.raises(tr.TrainingInterrupted, match=r"during step 4; .*step 4\)"):
         with steps.interruptible():
             raise KeyboardInterrupt  # a second Ctrl-C: at once, the saved state stays
+
+
+def test_resume_with_given_clips_refuses_other_clips(tmp_path, monkeypatch):
+    """train(data=...) on clips of one's own: a resume must get the same clips, not just as many."""
+    task = TINY.task_config()
+    data = ms.make_dataset(TINY.seed, 16, task, progress=False)
+    other = ms.make_dataset(TINY.seed + 7, 16, task, progress=False)
+    cfg = dataclasses.replace(TINY, out=str(tmp_path / "run.pt"))
+    with monkeypatch.context() as m:
+        _poison_batch_at(m, call=2, how="sigint")
+        with pytest.raises(tr.TrainingInterrupted):
+            tr.train(cfg, data=data)
+    saved = torch.load(tmp_path / "run.pt.partial", weights_only=True)["data"]
+    assert saved == tr.data_fingerprint(data) and saved["clips"] == 16
+    assert tr.data_fingerprint(other) != saved
+    with pytest.raises(ValueError, match="belongs to a run on other given clips"):
+        tr.train(cfg, data=other, resume=True)
+    assert tr.train(cfg, data=data, resume=True).record["resumed_from_step"] == 2
