@@ -2,14 +2,16 @@
 on the same video, with the same model and weights, in the same run.
 
     .venv/bin/python benchmarks/bench_predict.py [--video data_samples/bigbuckbunny_256p.mp4]
-        [--clips 10] [--batch 5] [--size 224] [--threads 2]
+        [--clips 10] [--batch 5] [--size 224] [--threads 2] [--rounds 3]
+        [--out data_samples/results/predict_benchmark.txt]
 
 Both pipelines score the same `--clips` windows (the paper's uniform test clips of 8x8: 64 raw
 frames each; one centre crop of `--size` on a short side of `--size`):
 
     ours   `predict.predict_video`: one decoding pass per batch of windows that decodes only
            the 32 Fast frames of each window (the Slow ones are every 4th of them), scaled down
-           while decoding; `--batch` views in one forward pass.
+           while decoding; `--batch` views in one forward pass, and again with 1 view per
+           pass (the tutorial's forward passes: the difference is then decoding alone).
     PTV    the PyTorchVideo tutorial ("Running a pre-trained PyTorchVideo classification model",
            slowfast_r50): per clip `EncodedVideo.from_path(video, decoder="pyav")` once, then
            `get_clip(start_s, end_s)` (every frame of the window as float), then the tutorial's
@@ -26,7 +28,10 @@ torch.inference_mode for both (the tutorial's `create_slowfast` hub model is the
 tests/test_parity_pytorchvideo.py). Throughput does not depend on the weights' values, so no
 download is needed. decode s: everything before the forward pass (decoding, conversion, resizing,
 cropping, normalising); model s: the forward passes; clips/s: clips / (decode + model).
-The 1-minute load average is printed before and after: the machine may be shared.
+Every pipeline runs `--rounds` times, the order reversed every other round (a load that drifts
+during the run favours neither side); the table holds the medians, and each round's clips/s.
+The 1-minute load average is printed before and after: the machine may be shared. Random
+weights: the pipelines' top-1 classes are not compared (they would say nothing).
 """
 
 from __future__ import annotations
@@ -107,7 +112,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch", type=int, default=5, help="views per forward pass in predict")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="repeats of every pipeline, the order reversed every other round; medians")  # fmt: skip
+    p.add_argument("--out", help="also write the printed report to this file (e.g. "
+                   "data_samples/results/predict_benchmark.txt)")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     args = p.parse_args(argv)
+    if args.rounds < 1 or args.clips < 1 or args.batch < 1:
+        p.error("--rounds, --clips and --batch must be >= 1")
+    if args.out and Path(args.out).exists() and not args.force:
+        p.error(f"{args.out} exists: --force to replace it")
     torch.set_num_threads(args.threads)
     import_pytorchvideo()  # registers the torchvision stand-in first
     load_before = os.getloadavg()[0]
@@ -121,36 +135,65 @@ def main(argv: list[str] | None = None) -> None:
     with torch.inference_mode():  # warm-up: first-call allocations count for neither pipeline
         model(torch.zeros(1, 3, cfg.T, args.size, args.size),
               torch.zeros(1, 3, cfg.T * cfg.alpha, args.size, args.size))  # fmt: skip
-
     predictor = Predictor(model, "slowfast_8x8_r50", (), args.size, True, "rgb", "random")
-    pred = predict_video(
-        predictor, args.video, "test", num_clips=args.clips, crops=1, size=args.size,
-        batch=args.batch, device="cpu", progress=False,
-    )  # fmt: skip
-    ours = (pred.extra["decode_s"], pred.extra["model_s"])
-    ptv_decode, ptv_model, ptv_probs = ptv_tutorial(
-        model, args.video, starts, info.fps, span, args.size, cfg.alpha
-    )
+
+    def ours(batch: int) -> tuple[float, float]:
+        pred = predict_video(
+            predictor, args.video, "test", num_clips=args.clips, crops=1, size=args.size,
+            batch=batch, device="cpu", progress=False,
+        )  # fmt: skip
+        return pred.extra["decode_s"], pred.extra["model_s"]
+
+    def ptv() -> tuple[float, float]:
+        return ptv_tutorial(model, args.video, starts, info.fps, span, args.size, cfg.alpha)[:2]
+
+    pipelines = {
+        f"ours: predict, batch {args.batch}": lambda: ours(args.batch),
+        "ours: predict, batch 1": lambda: ours(1),
+        "PyTorchVideo tutorial, 1 clip/pass": ptv,
+    }
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in pipelines}
+    for r in range(args.rounds):  # alternate the order: drifting load favours neither side
+        for name in list(pipelines)[:: 1 if r % 2 == 0 else -1]:
+            times[name].append(pipelines[name]())
+            print(f"round {r + 1}: {name}: decode {times[name][-1][0]:.2f} s, model "
+                  f"{times[name][-1][1]:.2f} s", file=sys.stderr, flush=True)  # fmt: skip
     load_after = os.getloadavg()[0]
 
-    rows = [
-        (f"ours: predict, batch {args.batch}", *ours),
-        ("PyTorchVideo tutorial, 1 clip/pass", ptv_decode, ptv_model),
+    def median(xs: list[float]) -> float:
+        xs = sorted(xs)
+        half = len(xs) // 2
+        return xs[half] if len(xs) % 2 else (xs[half - 1] + xs[half]) / 2
+
+    lines = [
+        f"{Path(args.video).name}: {info.num_frames} frames {info.width}x{info.height} at "
+        f"{info.fps:g} fps; slowfast_8x8_r50 (random weights) at {args.size}, {args.clips} clips "
+        f"x 1 crop; torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} cores",
+        f"medians of {args.rounds} round(s), the order reversed every other round; clips/s of "
+        "each round in brackets",
+        f"{'pipeline':<36} {'clips':>5} {'decode s':>9} {'model s':>8} {'clips/s':>8}",
     ]
-    print(f"{Path(args.video).name}: {info.num_frames} frames {info.width}x{info.height} at "
-          f"{info.fps:g} fps; slowfast_8x8_r50 (random weights) at {args.size}, {args.clips} clips "
-          f"x 1 crop; torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} cores")  # fmt: skip
-    print(f"{'pipeline':<36} {'clips':>5} {'decode s':>9} {'model s':>8} {'clips/s':>8}")
-    rates = []
-    for name, d, m in rows:
-        rates.append(args.clips / (d + m))
-        print(f"{name:<36} {args.clips:>5} {d:>9.2f} {m:>8.2f} {rates[-1]:>8.3f}")
-    print(f"ratio ours / PTV: {rates[0] / rates[1]:.2f}x clips/s "
-          f"(decode {rows[1][1] / max(rows[0][1], 1e-9):.1f}x faster, model "
-          f"{rows[1][2] / max(rows[0][2], 1e-9):.2f}x)")  # fmt: skip
-    agree = (pred.probs[:, 0].argmax(1) == ptv_probs.argmax(1)).float().mean()
-    print(f"top-1 agreement between the pipelines per clip: {agree:.2f} (random weights)")
-    print(f"load average (1 min): {load_before:.2f} before, {load_after:.2f} after")
+    med = []
+    for name, runs in times.items():
+        per = [args.clips / (d + m) for d, m in runs]
+        med.append((median([d for d, _ in runs]), median([m for _, m in runs]), median(per)))
+        d, m, rate = med[-1]
+        each = ", ".join(f"{x:.3f}" for x in per)
+        lines.append(f"{name:<36} {args.clips:>5} {d:>9.2f} {m:>8.2f} {rate:>8.3f}  [{each}]")
+    (od, om, orate), (_, m1, rate1), (pd, pm, prate) = med
+    lines += [
+        f"ours batch {args.batch} / PTV: {orate / prate:.2f}x clips/s (decode "
+        f"{pd / max(od, 1e-9):.1f}x faster, model {pm / max(om, 1e-9):.2f}x)",
+        f"ours batch 1 / PTV: {rate1 / prate:.2f}x clips/s (the same forward passes: model "
+        f"{pm / max(m1, 1e-9):.2f}x)",
+        f"load average (1 min): {load_before:.2f} before, {load_after:.2f} after",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        command = "benchmarks/bench_predict.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        Path(args.out).write_text(f"$ {command}\n{text}\n")
 
 
 if __name__ == "__main__":

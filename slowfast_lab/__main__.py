@@ -303,7 +303,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--optimizer", choices=("adamw", "sgd"), default=d.optimizer)
-    p.add_argument("--dropout", type=float, help="before the new head (default: the preset's)")
+    p.add_argument("--dropout", type=float, help="before the classifier (default: the preset's; "
+                   "--set dropout=... wins)")  # fmt: skip
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun on GPUs")
     p.add_argument(
         "--no-channels-last",
@@ -321,13 +322,15 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 def _train_config(args: argparse.Namespace, **extra):
     task = _parse_overrides(args.task, "--task")  # checked (names, numbers) by check_train_config
     model = _parse_overrides(args.set)
+    if args.dropout is not None and "dropout" not in model:  # checked by the ModelConfig
+        model["dropout"] = args.dropout
     if "kind" in task and "num_classes" not in model:  # the head follows the task's classes
         model["num_classes"] = len(TaskConfig(kind=task["kind"]).classes)
     return TrainConfig(
         model=get_config(args.model, **model), task=task, seed=args.seed,
         steps=args.steps, batch_size=args.batch_size, train_clips=args.train_clips,
         val_clips=args.val_clips, test_seed=args.test_seed, test_clips=args.test_clips,
-        threads=args.threads, lr=args.lr, sync_bn=args.sync_bn, progress=not args.quiet,
+        threads=args.threads, lr=args.lr, optimizer=args.optimizer, sync_bn=args.sync_bn, progress=not args.quiet,
         channels_last=args.channels_last, bf16=args.bf16, **extra,
     )  # fmt: skip
 

@@ -54,7 +54,7 @@ from torch.utils.data import Dataset
 from .sampling import clip_span, load_clip, to_model_input, train_clip_start, uniform_clip_starts
 from .video import VideoError, probe
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov")
 SPLITS = ("train", "val", "all")
 
 

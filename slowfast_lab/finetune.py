@@ -21,7 +21,9 @@
   val accuracy) and a JSON record beside it; existing ones are not replaced unless `overwrite`.
 * Resumable as `train`: every `checkpoint_every` steps and on Ctrl-C the state (weights,
   optimiser, random state, the record so far) goes to `<out>.partial`; `resume=True`
-  (`--resume`) continues from it and ends with the weights of an uninterrupted run.
+  (`--resume`) continues from it and ends with the weights of an uninterrupted run. It needs the
+  same settings and the same number of processes (a torchrun run is resumed under torchrun with
+  as many processes: each computes BatchNorm statistics over its own shard).
 
 Distributed: `torchrun --nproc_per_node 2 -m slowfast_lab finetune DATA ...` (gloo on CPU, nccl
 on GPU), with `train`'s process group, as `train` shards its batches: each epoch's seeded
@@ -29,8 +31,8 @@ permutation of the training videos is cut into global batches of `batch_size`, e
 batch into one contiguous shard per process (`shard_batches`); a process decodes only its own
 shards. DDP averages the gradients; the weights after every step equal those of one process
 with `shards=world_size` (each shard its own BatchNorm statistics; with dropout 0). Rank 0
-validates (the others wait at the next step's all-reduce), writes the checkpoint, the record
-and the resumable state.
+validates (the others wait at the next step's all-reduce, up to `train.PROCESS_GROUP_TIMEOUT`,
+an hour), writes the checkpoint, the record and the resumable state.
 """
 
 from __future__ import annotations
@@ -54,14 +56,12 @@ from .datasets import VideoFolder, seed_worker
 from .model import VideoNet, build_model, model_inputs
 from .train import (
     CHANNELS_LAST,
-    TrainingError,
-    TrainingInterrupted,
     _atomic_json,
     _load_partial,
     _lr_at,
     _save_partial,
     _setup_distributed,
-    _StopOnCtrlC,
+    _Steps,
     check_outputs,
     command_line,
     dist_env,
@@ -383,6 +383,13 @@ def finetune(
             dist.destroy_process_group()
 
 
+def steps_for(n_train: int, batch_size: int, epochs: int) -> int:
+    """Optimiser steps of a run on `n_train` training videos: full global batches only (the
+    `n_train % batch_size` videos left over are left out of that epoch; every epoch draws a new
+    order), one batch of all videos when there are fewer than `batch_size` (see `shard_batches`)."""
+    return (n_train // batch_size or 1) * epochs
+
+
 def _finetune(
     cfg: FinetuneConfig,
     command: str | None,
@@ -397,7 +404,9 @@ def _finetune(
     train_data, val_data = datasets_for(cfg)
     _check_parts(cfg, len(train_data), world)
     classes = train_data.classes
-    torch.manual_seed(cfg.seed)  # the same initial head in every process
+    # The same initial head in every process, and the same random stream: dropout masks are equal
+    # across processes (so a resume restores rank 0's random state in all of them).
+    torch.manual_seed(cfg.seed)
     extra = {} if cfg.dropout is None else {"dropout": cfg.dropout}
     model = build_model(cfg.preset, num_classes=len(classes), **extra)
     if cfg.weights:
@@ -416,8 +425,8 @@ def _finetune(
         opt = torch.optim.SGD(trainable, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    per_epoch = len(train_data) // cfg.batch_size or 1
-    steps = per_epoch * cfg.epochs
+    per_epoch = steps_for(len(train_data), cfg.batch_size, 1)
+    steps = steps_for(len(train_data), cfg.batch_size, cfg.epochs)
     warmup = min(50, steps // 10) if cfg.warmup_steps is None else cfg.warmup_steps
     schedule = SimpleNamespace(lr=cfg.lr, warmup_steps=warmup, steps=steps)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -430,7 +439,7 @@ def _finetune(
     partial = partial_path_of(cfg)
     saved_step = None  # the step of the last resumable state on disk
     if resume:
-        state = _load_partial(partial, cfg, ignored=_RESUME_IGNORED)
+        state = _load_partial(partial, cfg, ignored=_RESUME_IGNORED, world=world)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
@@ -445,17 +454,10 @@ def _finetune(
     def elapsed() -> float:
         return earlier + time.perf_counter() - t0
 
-    def save(done: int) -> None:
-        nonlocal saved_step
-        if rank == 0 and partial:
-            _save_partial(partial, cfg, done, model, opt, dict(run=run, elapsed=elapsed()))
-        saved_step = done
+    def write(done: int) -> None:
+        _save_partial(partial, cfg, done, model, opt, dict(run=run, elapsed=elapsed()), world)
 
-    def where() -> str:
-        if saved_step is None or not partial:
-            return "no resumable state was saved" + ("" if cfg.out else " (no --out)")
-        return f"the last good state (step {saved_step}) is in {partial}: rerun with --resume"
-
+    stepper = _Steps(model, opt, world, rank, device, partial, write, cfg.lr, steps, saved_step)
     last_val: list[dict] = []  # the last epoch's validation: the final one, when the run ends
 
     def end_epoch(epoch: int) -> None:
@@ -469,81 +471,51 @@ def _finetune(
         if show:
             bar.write(", ".join(f"{k} {v}" for k, v in row.items()))
 
+    def shard_losses(slow: torch.Tensor, fast: torch.Tensor, y: torch.Tensor):
+        for s, f, t in zip(*(x.chunk(cfg.shards) for x in (slow, fast, y)), strict=True):
+            inputs = model_inputs(model, s.to(device), f.to(device))
+            if cfg.channels_last:
+                inputs = tuple(x.contiguous(memory_format=CHANNELS_LAST) for x in inputs)
+            yield loss_fn(net(*inputs), t.to(device))
+
     step = first
     bar = tqdm(total=steps, initial=first, desc=f"finetune {cfg.preset}", disable=not show)
-    with _StopOnCtrlC() as ctrl_c:
-        try:
-            first_epoch = first // per_epoch
-            if len(run["epochs"]) < min(first_epoch, cfg.epochs):
-                end_epoch(first_epoch - 1)  # stopped between an epoch's last step and its val
-            for epoch in range(first_epoch, cfg.epochs):
-                train_data.set_epoch(epoch)
-                loader = loader_for(
-                    train_data, cfg.batch_size, cfg.workers, cfg.seed * 1000 + epoch,
-                    rank=rank, world=world, skip=step - epoch * per_epoch,
+    with stepper.interruptible():
+        first_epoch = first // per_epoch
+        if len(run["epochs"]) < min(first_epoch, cfg.epochs):
+            end_epoch(first_epoch - 1)  # stopped between an epoch's last step and its val
+        for epoch in range(first_epoch, cfg.epochs):
+            train_data.set_epoch(epoch)
+            loader = loader_for(
+                train_data, cfg.batch_size, cfg.workers, cfg.seed * 1000 + epoch,
+                rank=rank, world=world, skip=step - epoch * per_epoch,
+            )  # fmt: skip
+            net.train()
+            train_mode(model, frozen)
+            it = iter(loader)
+            while True:
+                stepper.current = step
+                tw = time.perf_counter()
+                try:
+                    slow, fast, y = next(it)
+                except StopIteration:
+                    break
+                tc = time.perf_counter()
+                run["wait"] += tc - tw
+                value, stop = stepper.step(
+                    shard_losses(slow, fast, y), _lr_at(step, schedule), cfg.shards,
+                    f"epoch {epoch} step {step}",
                 )  # fmt: skip
-                net.train()
-                train_mode(model, frozen)
-                it = iter(loader)
-                while True:
-                    tw = time.perf_counter()
-                    try:
-                        slow, fast, y = next(it)
-                    except StopIteration:
-                        break
-                    tc = time.perf_counter()
-                    run["wait"] += tc - tw
-                    for group in opt.param_groups:
-                        group["lr"] = _lr_at(step, schedule)
-                    opt.zero_grad(set_to_none=True)
-                    step_loss = torch.zeros((), device=device)
-                    for s, f, t in zip(
-                        *(x.chunk(cfg.shards) for x in (slow, fast, y)), strict=True
-                    ):
-                        inputs = model_inputs(model, s.to(device), f.to(device))
-                        if cfg.channels_last:
-                            inputs = tuple(
-                                x.contiguous(memory_format=CHANNELS_LAST) for x in inputs
-                            )
-                        loss = loss_fn(net(*inputs), t.to(device)) / cfg.shards
-                        loss.backward()
-                        step_loss += loss.detach()
-                    flags = torch.stack(
-                        [step_loss, torch.tensor(float(ctrl_c.requested), device=device)]
-                    )
-                    if world > 1:  # the logged loss is the global batch's mean
-                        dist.all_reduce(flags)
-                        flags[0] /= world
-                    value, stop = float(flags[0]), bool(flags[1] > 0)
-                    if not math.isfinite(value):  # before the optimiser takes it
-                        raise TrainingError(
-                            f"epoch {epoch} step {step}: the loss is {value}: training diverged "
-                            f"(a new run with a lower --lr than {cfg.lr:g} may help); {where()}"
-                        )
-                    opt.step()
-                    run["compute"] += time.perf_counter() - tc
-                    run["losses"].append((step, round(value, 5)))
-                    run["epoch_loss"] += value
-                    run["batches"] += 1
-                    run["clips"] += len(y) * world
-                    step += 1
-                    bar.update()
-                    bar.set_postfix(loss=f"{value:.3f}")
-                    if stop or (checkpoint_every and step % checkpoint_every == 0 and step < steps):
-                        save(step)
-                    if stop:
-                        raise TrainingInterrupted(
-                            f"interrupted after step {step} of {steps}; {where()}",
-                            step,
-                            partial if cfg.out else None,
-                        )
-                end_epoch(epoch)
-        except KeyboardInterrupt as err:
-            if isinstance(err, TrainingInterrupted):
-                raise
-            raise TrainingInterrupted(
-                f"interrupted during step {step}; {where()}", saved_step or 0, partial
-            ) from None
+                run["compute"] += time.perf_counter() - tc
+                run["losses"].append((step, round(value, 5)))
+                run["epoch_loss"] += value
+                run["batches"] += 1
+                run["clips"] += len(y) * world
+                step += 1
+                bar.update()
+                bar.set_postfix(loss=f"{value:.3f}")
+                stepper.after(step, stop, checkpoint_every)
+            end_epoch(epoch)
     bar.close()
     train_time = elapsed()
     model.eval()
@@ -620,5 +592,6 @@ __all__ = [
     "frozen_modules",
     "loader_for",
     "shard_batches",
+    "steps_for",
     "train_mode",
 ]

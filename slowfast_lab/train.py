@@ -18,11 +18,22 @@ What is and is not identical to one process:
   norm"): on CPU each process normalises with its own shard's statistics (SyncBatchNorm needs a
   GPU). With `sync_bn=True` on GPUs, one process on the whole global batch is the reference.
 * not identical: BN running statistics (DDP keeps rank 0's, from rank 0's shards), dropout masks
-  (each process draws its own; use dropout=0 to compare), and the logged loss per process.
+  (every process seeds torch with `seed` and draws the same random numbers, so all processes use
+  rank 0's masks, where one process with shards draws a new mask for every shard; use dropout=0
+  to compare), and the logged loss per process. Since the random streams are equal, a resumed
+  run restores rank 0's saved random state in every process.
+
+Ctrl-C under torchrun: the workers run in their own session, so the terminal's SIGINT reaches
+only torchrun, which forwards one SIGINT to every worker and kills them (SIGKILL) 30 s later if
+they are still running. The step in progress finishes and rank 0 saves the resumable state if
+that takes less; a Ctrl-C while finetune's rank 0 validates a long val split loses that save
+(the last periodic `--checkpoint-every` state stays). The process group's timeout is an hour
+(`PROCESS_GROUP_TIMEOUT`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -35,7 +46,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -139,6 +152,13 @@ def dist_env() -> tuple[int, int, int]:
     )
 
 
+# finetune's rank 0 validates alone after every epoch while the other processes wait in the
+# next step's all-reduce; torch's default timeout (10 min for nccl) would kill a run whose
+# validation takes longer. An hour covers long validations and still ends a
+# run whose rank 0 died silently.
+PROCESS_GROUP_TIMEOUT = timedelta(hours=1)
+
+
 def _setup_distributed() -> tuple[int, int, torch.device, bool]:
     """Join the process group when launched by torchrun; returns (rank, world, device, created)."""
     rank, world, local_rank = dist_env()
@@ -148,7 +168,9 @@ def _setup_distributed() -> tuple[int, int, torch.device, bool]:
     if world > 1 and not dist.is_initialized():
         if use_cuda:
             torch.cuda.set_device(device)
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        dist.init_process_group(
+            backend="nccl" if use_cuda else "gloo", timeout=PROCESS_GROUP_TIMEOUT
+        )
         created = True
     return rank, world, device, created
 
@@ -418,11 +440,15 @@ def _atomic_json(obj: dict, path: str | os.PathLike) -> None:
     os.replace(tmp, path)
 
 
-def _save_partial(path: str, cfg: TrainConfig, step: int, model, opt, extra: dict) -> None:
-    """The state after `step` completed steps, atomically (temporary file + os.replace)."""
+def _save_partial(
+    path: str, cfg: TrainConfig, step: int, model, opt, extra: dict, world: int = 1
+) -> None:
+    """The state after `step` completed steps of a run of `world` processes, atomically
+    (temporary file + os.replace)."""
     state = {
         "format": "slowfast_lab_partial",
         "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=str)),
+        "world_size": world,
         "step": step,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": opt.state_dict(),
@@ -437,9 +463,17 @@ def _save_partial(path: str, cfg: TrainConfig, step: int, model, opt, extra: dic
     os.replace(tmp, path)
 
 
-def _load_partial(path: str, cfg: TrainConfig, ignored: tuple[str, ...] = _RESUME_IGNORED) -> dict:
+def _launch(world: int) -> str:
+    return "plain python" if world == 1 else f"torchrun --nproc_per_node {world}"
+
+
+def _load_partial(
+    path: str, cfg: TrainConfig, ignored: tuple[str, ...] = _RESUME_IGNORED, world: int = 1
+) -> dict:
     """A partial state written by `_save_partial` for this same run (ValueError otherwise):
-    every config field but `ignored` (which may change between a run and its resume) must match."""
+    every config field but `ignored` (which may change between a run and its resume) must match,
+    and so must the number of processes `world` (each computes BatchNorm statistics over its own
+    shard of the global batch: another count gives other weights)."""
     if not Path(path).is_file():
         raise FileNotFoundError(
             f"nothing to resume: {path} does not exist (it is written every --checkpoint-every "
@@ -459,7 +493,28 @@ def _load_partial(path: str, cfg: TrainConfig, ignored: tuple[str, ...] = _RESUM
             f"{path} belongs to a run with other settings ({diffs}); resume with the same "
             "settings, or delete it to start afresh"
         )
+    saved = state.get("world_size", world)  # partials written before it was stored: trusted
+    if saved != world:
+        raise ValueError(
+            f"{path} was written by a run of {saved} process(es) ({_launch(saved)}), this one has "
+            f"{world}: resume with {_launch(saved)} (-m slowfast_lab ... --resume), or delete it "
+            "to start afresh"
+        )
     return state
+
+
+def data_fingerprint(data: MotionShapesData) -> dict:
+    """A cheap summary of clips given to `train(data=...)`: their count, frame shape and sums of
+    the labels and of every 997th value of the frames. A resume compares it, so that other clips
+    of the same count are not trained on silently."""
+    labels = data.labels.double().flatten()
+    weights = torch.arange(1, len(labels) + 1, dtype=torch.float64)
+    return {
+        "clips": len(data),
+        "shape": list(data.fast.shape),
+        "labels": round(float((labels * weights).sum()), 3),
+        "frames": round(float(data.fast.flatten()[::997].double().sum()), 3),
+    }
 
 
 def _finite(*tensors: torch.Tensor) -> bool:
@@ -487,6 +542,119 @@ class _StopOnCtrlC:
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+class _Steps:
+    """The training step and its bookkeeping, shared by `train` and `finetune` (one copy, so the
+    two cannot drift apart): learning rate, the shard loop, the all-reduce of the loss and of
+    the Ctrl-C flag (every process stops after the same step), the NaN check before the
+    optimiser, the finite-weights check before a resumable state is written (by rank 0), and
+    the interruption messages.
+
+        steps = _Steps(model, opt, world, rank, device, partial, write, base_lr, total)
+        with steps.interruptible():
+            for step in ...:
+                steps.current = step
+                value, stop = steps.step(losses_of_my_shards, lr, n_shards, f"step {step}")
+                steps.after(step + 1, stop, checkpoint_every, f"step {step}")
+
+    `write(done)` writes the resumable state after `done` steps (called on rank 0 only, when the
+    run has an out path: `partial` is None otherwise); `saved` is the step of the state on disk
+    (a resumed run starts with the one it was resumed from).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        opt: torch.optim.Optimizer,
+        world: int,
+        rank: int,
+        device: torch.device,
+        partial: str | None,
+        write: Callable[[int], None],
+        base_lr: float,
+        total: int,
+        saved: int | None = None,
+    ) -> None:
+        self.model, self.opt, self.world, self.rank, self.device = model, opt, world, rank, device
+        self.partial, self.write, self.base_lr, self.total = partial, write, base_lr, total
+        self.saved, self.current = saved, 0
+        self.ctrl_c = _StopOnCtrlC()
+
+    def where(self) -> str:
+        """Where the last good state is (for error messages)."""
+        if self.saved is None or not self.partial:
+            return "no resumable state was saved" + ("" if self.partial else " (no --out)")
+        return f"the last good state (step {self.saved}) is in {self.partial}: rerun with --resume"
+
+    def step(
+        self, shard_losses: Iterable[torch.Tensor], lr: float, shards: int, what: str
+    ) -> tuple[float, bool]:
+        """One optimiser step: backward of each loss of `shard_losses` (computed lazily, one
+        shard at a time: a generator) divided by `shards`, then the global batch's mean loss and
+        whether any process saw a Ctrl-C. Raises TrainingError before `opt.step` on a NaN/Inf
+        loss. Returns (mean loss, stop)."""
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.opt.zero_grad(set_to_none=True)
+        step_loss = torch.zeros((), device=self.device)
+        for loss in shard_losses:
+            loss = loss / shards
+            loss.backward()
+            step_loss += loss.detach()
+        flags = torch.stack(
+            [step_loss, torch.tensor(float(self.ctrl_c.requested), device=self.device)]
+        )
+        if self.world > 1:  # the logged loss is the global batch's mean
+            dist.all_reduce(flags)
+            flags[0] /= self.world
+        value, stop = float(flags[0]), bool(flags[1] > 0)
+        if not math.isfinite(value):  # before the optimiser takes it
+            raise TrainingError(
+                f"{what}: the loss is {value}: training diverged (a new run with a lower --lr "
+                f"than {self.base_lr:g} may help); {self.where()}"
+            )
+        self.opt.step()
+        return value, stop
+
+    def save(self, done: int) -> None:
+        """The resumable state after `done` steps (rank 0 writes it), if the weights are finite."""
+        if not _finite(*self.model.parameters()):
+            raise TrainingError(
+                f"step {done - 1}: the weights hold NaN/Inf after the update (a new run with a "
+                f"lower --lr than {self.base_lr:g} may help); {self.where()}"
+            )
+        if self.rank == 0 and self.partial:
+            self.write(done)
+        self.saved = done
+
+    def after(self, done: int, stop: bool, checkpoint_every: int) -> None:
+        """After `done` steps: the periodic resumable state; on a Ctrl-C, the state and
+        TrainingInterrupted."""
+        if stop or (checkpoint_every and done % checkpoint_every == 0 and done < self.total):
+            self.save(done)
+        if stop:
+            raise TrainingInterrupted(
+                f"interrupted after step {done} of {self.total}; {self.where()}",
+                done,
+                self.partial,
+            )
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """The loop's Ctrl-C handling: the first Ctrl-C stops after the step (`after` saves and
+        raises), a second one (or one outside a step) raises TrainingInterrupted at once."""
+        with self.ctrl_c:
+            try:
+                yield
+            except KeyboardInterrupt as err:
+                if isinstance(err, TrainingInterrupted):
+                    raise
+                raise TrainingInterrupted(
+                    f"interrupted during step {self.current}; {self.where()}",
+                    self.saved or 0,
+                    self.partial,
+                ) from None
 
 
 def train(
@@ -527,7 +695,7 @@ def train(
         raise ValueError(f"batch_size={cfg.batch_size} must divide into {parts} equal shards")
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
     torch.set_num_threads(max(1, cfg.threads // local_world))  # share the cores among processes
-    torch.manual_seed(cfg.seed)  # the same initial weights in every process
+    torch.manual_seed(cfg.seed)  # the same initial weights and random stream in every process
     task = cfg.task_config()
     show = cfg.progress and rank == 0
     try:
@@ -559,7 +727,13 @@ def train(
         partial = partial_path_of(cfg)
         saved_step = None  # the step of the last resumable state on disk
         if resume:
-            state = _load_partial(partial, cfg)
+            state = _load_partial(partial, cfg, world=world)
+            if given and state.get("data") != data_fingerprint(data):
+                raise ValueError(
+                    f"{partial} belongs to a run on other given clips ({state.get('data')} -> "
+                    f"{data_fingerprint(data)}); resume with the same data, or delete it to "
+                    "start afresh"
+                )
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"])
@@ -571,88 +745,48 @@ def train(
             for _ in range(first):  # the same data order as an uninterrupted run
                 next(batches)
 
-        def save(done: int) -> None:
-            nonlocal saved_step
-            if rank == 0 and partial:
-                extra = dict(losses=losses, running=running, elapsed=elapsed())
-                _save_partial(partial, cfg, done, model, opt, extra)
-            saved_step = done
+        def write(done: int) -> None:
+            extra = dict(losses=losses, running=running, elapsed=elapsed())
+            if given:
+                extra["data"] = fingerprint
+            _save_partial(partial, cfg, done, model, opt, extra, world)
 
         def elapsed() -> float:
             return earlier + time.perf_counter() - t0
 
-        def where() -> str:
-            if saved_step is None or not partial:
-                return "no resumable state was saved" + ("" if cfg.out else " (no --out)")
-            return f"the last good state (step {saved_step}) is in {partial}: rerun with --resume"
+        fingerprint = data_fingerprint(data) if given else None
+        steps = _Steps(
+            model, opt, world, rank, device, partial, write, cfg.lr, cfg.steps, saved_step
+        )
+
+        def shard_losses(local: torch.Tensor, step: int):
+            for shard in local.chunk(cfg.shards):
+                try:
+                    yield batch_loss(net, model, data, shard, device, cfg.channels_last, cfg.bf16)
+                except BrokenBatch:
+                    raise TrainingError(
+                        f"step {step}: the training batch holds NaN/Inf values (clips "
+                        f"{shard.tolist()[:8]}...): the data is broken; {steps.where()}"
+                    ) from None
 
         t0 = time.perf_counter()
-        step = first
         net.train()
         bar = tqdm(
             range(first, cfg.steps), desc=f"train {cfg.model.pathways}", disable=not show,
             initial=first, total=cfg.steps,
         )  # fmt: skip
-        with _StopOnCtrlC() as ctrl_c:
-            try:
-                for step in bar:
-                    for group in opt.param_groups:
-                        group["lr"] = _lr_at(step, cfg)
-                    local = next(batches).chunk(world)[rank]
-                    opt.zero_grad(set_to_none=True)
-                    step_loss = torch.zeros((), device=device)
-                    for shard in local.chunk(cfg.shards):
-                        try:
-                            loss = batch_loss(
-                                net, model, data, shard, device, cfg.channels_last, cfg.bf16
-                            )
-                        except BrokenBatch:
-                            raise TrainingError(
-                                f"step {step}: the training batch holds NaN/Inf values (clips "
-                                f"{shard.tolist()[:8]}...): the data is broken; {where()}"
-                            ) from None
-                        loss = loss / cfg.shards
-                        loss.backward()
-                        step_loss += loss.detach()
-                    flags = torch.stack(
-                        [step_loss, torch.tensor(float(ctrl_c.requested), device=device)]
-                    )
-                    if world > 1:  # the logged loss is the global batch's mean
-                        dist.all_reduce(flags)
-                        flags[0] /= world
-                    value, stop = float(flags[0]), bool(flags[1] > 0)
-                    if not math.isfinite(value):  # before the optimiser takes it
-                        raise TrainingError(
-                            f"step {step}: the loss is {value}: training diverged (a new run with "
-                            f"a lower --lr than {cfg.lr:g} may help); {where()}"
-                        )
-                    opt.step()
-                    running = value if running is None else 0.95 * running + 0.05 * value
-                    if step % cfg.log_every == 0 or step == cfg.steps - 1:
-                        losses.append((step, round(value, 5)))
-                        bar.set_postfix(loss=f"{running:.3f}")
-                    done = step + 1
-                    if stop or (
-                        checkpoint_every and done % checkpoint_every == 0 and done < cfg.steps
-                    ):
-                        if not _finite(*(p for p in model.parameters())):
-                            raise TrainingError(
-                                f"step {step}: the weights hold NaN/Inf after the update (a new "
-                                f"run with a lower --lr than {cfg.lr:g} may help); {where()}"
-                            )
-                        save(done)
-                    if stop:
-                        raise TrainingInterrupted(
-                            f"interrupted after step {done} of {cfg.steps}; {where()}",
-                            done,
-                            partial if cfg.out else None,
-                        )
-            except KeyboardInterrupt as err:
-                if isinstance(err, TrainingInterrupted):
-                    raise
-                raise TrainingInterrupted(
-                    f"interrupted during step {step}; {where()}", saved_step or 0, partial
-                ) from None
+        with steps.interruptible():
+            for step in bar:
+                steps.current = step
+                local = next(batches).chunk(world)[rank]
+                value, stop = steps.step(
+                    shard_losses(local, step), _lr_at(step, cfg), cfg.shards, f"step {step}"
+                )
+                running = value if running is None else 0.95 * running + 0.05 * value
+                if step % cfg.log_every == 0 or step == cfg.steps - 1:
+                    losses.append((step, round(value, 5)))
+                    bar.set_postfix(loss=f"{running:.3f}")
+                steps.after(step + 1, stop, checkpoint_every)
         bar.close()
         train_time = elapsed()
         model = model.eval()

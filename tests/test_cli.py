@@ -37,3 +37,17 @@ def test_module_entry_point_runs() -> None:
         [sys.executable, "-m", "slowfast_lab", "--help"], capture_output=True, text=True, check=True
     )
     assert "complexity" in done.stdout
+
+
+def test_train_options_reach_the_training_config() -> None:
+    """--optimizer and --dropout of train / compare are used, not silently dropped."""
+    from slowfast_lab.__main__ import _train_config, build_parser
+
+    args = build_parser().parse_args(["train", "--optimizer", "sgd", "--dropout", "0"])
+    cfg = _train_config(args)
+    assert cfg.optimizer == "sgd" and cfg.model.dropout == 0.0
+    default = _train_config(build_parser().parse_args(["train"]))
+    assert default.optimizer == "adamw" and default.model.dropout == 0.2  # slowfast_tiny's
+    both = build_parser().parse_args(["compare", "--dropout", "0.1", "--set", "dropout=0.3"])
+    assert _train_config(both).model.dropout == 0.3  # --set wins
+    assert main(["train", "--dropout", "1.5", "--steps", "1"]) == 2

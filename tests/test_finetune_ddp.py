@@ -16,6 +16,7 @@ import pytest
 import torch
 from _video_folders import motionshapes_folder
 
+from slowfast_lab.__main__ import main
 from slowfast_lab.datasets import VideoFolder
 from slowfast_lab.finetune import FinetuneConfig, finetune, shard_batches
 from slowfast_lab.model import build_model
@@ -63,7 +64,8 @@ def test_torchrun_two_processes_give_the_weights_of_one(folder, tmp_path) -> Non
     """`torchrun --nproc_per_node 2 -m slowfast_lab finetune` (gloo) == one process computing BN
     statistics per half-batch shard. SGD (as train's DDP test: Adam's first steps are about
     lr * sign(gradient), so rounding in the all-reduce could flip whole updates) and no dropout
-    (each process would draw its own masks)."""
+    (both processes draw the same masks, from the same seed, where one process with shards=2
+    draws a new mask for its second shard)."""
     out = tmp_path / "ddp.pt"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
@@ -95,6 +97,51 @@ def test_torchrun_two_processes_give_the_weights_of_one(folder, tmp_path) -> Non
     # One process on whole batches differs only by its BN statistics: close, not identical.
     drift = max((ddp[k] - plain[k]).abs().max().item() for k in ddp)
     assert 0 < drift < 0.1
+
+
+def _torchrun(args: list[str], crash: str | None = None) -> subprocess.CompletedProcess:
+    """`torchrun --nproc_per_node 2` of tests/_torchrun_crash.py (the CLI; `crash` "RANK:N": that
+    rank raises on its N-th training item)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env.pop("SLOWFAST_LAB_TEST_CRASH", None)
+    if crash:
+        env["SLOWFAST_LAB_TEST_CRASH"] = crash
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+           str(ROOT / "tests" / "_torchrun_crash.py"), *args]  # fmt: skip
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_torchrun_crash_then_torchrun_resume_gives_the_uninterrupted_run(folder, tmp_path, capsys):
+    """Under torchrun only rank 0 writes the partial state and every rank restores rank 0's
+    random state: with dropout on (the preset's) and AdamW, a 2-process run that crashes in step 4
+    and is resumed by a 2-process run ends with the weights and record of an uninterrupted one;
+    a resume by one process is refused."""
+    args = ["finetune", str(folder), "--epochs", "2", "--batch-size", "6", "--val-fraction",
+            "0.25", "--size", "32", "--threads", "2", "--workers", "0", "--quiet",
+            "--checkpoint-every", "3"]  # fmt: skip
+    ref_out, out = tmp_path / "whole.pt", tmp_path / "crashed.pt"
+    done = _torchrun([*args, "--out", str(ref_out)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    # 3 items per process and step: rank 0's 11th item is in step 4 (index 3), after the state of
+    # step 3 (the end of epoch 0) is on disk and epoch 0 is validated.
+    done = _torchrun([*args, "--out", str(out)], crash="0:11")
+    assert done.returncode != 0 and "test crash on rank 0" in done.stderr, done.stderr[-3000:]
+    partial = Path(f"{out}.partial")
+    state = torch.load(partial, weights_only=True)
+    assert state["step"] == 3 and state["world_size"] == 2 and not out.exists()
+    assert main([*args, "--out", str(out), "--resume"]) == 2  # one process: refused, kept
+    assert "resume with torchrun --nproc_per_node 2" in capsys.readouterr().err
+    assert partial.exists()
+    done = _torchrun([*args, "--out", str(out), "--resume"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not partial.exists()
+    reference, resumed = load_model(ref_out).state_dict(), load_model(out).state_dict()
+    for k, v in reference.items():
+        torch.testing.assert_close(resumed[k], v, rtol=0, atol=0, msg=k)
+    rec, ref = (json.loads(p.with_suffix(".json").read_text()) for p in (out, ref_out))
+    assert rec["resumed_from_step"] == 3 and rec["world_size"] == 2
+    _same_run(rec, ref)
 
 
 def _interrupt_item(monkeypatch, call: int, how: str) -> None:
@@ -136,6 +183,15 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_run(folder, tmp_path, monkey
         finetune(cfg)  # a fresh run would silently drop the partial state
     with pytest.raises(ValueError, match=r"other settings \(lr: 0\.001 -> 0\.01\)"):
         finetune(dataclasses.replace(cfg, lr=0.01), resume=True)
+    partial = Path(f"{cfg.out}.partial")
+    state = torch.load(partial, weights_only=True)
+    assert state["world_size"] == 1
+    torch.save({**state, "world_size": 2}, partial)  # as if written under torchrun
+    with pytest.raises(
+        ValueError, match=r"this one has 1: resume with torchrun --nproc_per_node 2"
+    ):
+        finetune(cfg, resume=True)
+    torch.save(state, partial)
     resumed = finetune(dataclasses.replace(cfg, workers=1), resume=True)  # workers may change
     assert resumed.record["resumed_from_step"] == 2
     ref = reference.model.state_dict()

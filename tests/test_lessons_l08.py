@@ -12,6 +12,7 @@ import torch
 
 from slowfast_lab import predict, recognize, synthetic
 from slowfast_lab.datasets import stratified_split
+from slowfast_lab.finetune import shard_batches, steps_for
 from slowfast_lab.lessons import l08_own_video as L
 from slowfast_lab.video import VideoError, probe, write_video
 
@@ -60,6 +61,22 @@ def test_upload_formats_and_bad_uploads(tmp_path: Path, clip_bytes: bytes) -> No
     with pytest.raises(VideoError, match="broken.mp4"):
         L.save_upload([{"name": "broken.mp4", "content": b"not a video at all" * 50}], tmp_path)
     assert not (tmp_path / "broken.mp4").exists()  # the unusable copy is removed again
+
+
+def test_every_format_the_button_offers_is_saved(tmp_path: Path) -> None:
+    """The upload button's accept list is the suffixes save_upload (and finetune) read; a phone's
+    .mov among them (PyAV reads QuickTime)."""
+    offered = L.upload_widget().accept.split(",")
+    assert ".mov" in offered
+    clip = synthetic.render_clip(1000, 4, synthetic.TaskConfig())
+    for suffix in offered:
+        if suffix in (".webm", ".avi"):  # other codecs: covered by the video tests
+            continue
+        path = tmp_path / f"src{suffix}"
+        write_video(path, clip.frames, 25, quality=12, pix_fmt="yuv444p")
+        value = [{"name": f"phone{suffix}", "content": path.read_bytes()}]
+        saved = L.save_upload(value, tmp_path / "up")
+        assert saved == tmp_path / "up" / f"phone{suffix}" and probe(saved).num_frames == 32
 
 
 def test_file_upload_widget_value_is_accepted(tmp_path: Path, clip_bytes: bytes) -> None:
@@ -189,6 +206,15 @@ def test_attribution_strip_shows_both_pathways_per_window(sample_prediction) -> 
     assert np.allclose(heat, first["fast"][k])  # the map of the frame its title names
     with pytest.raises(ValueError, match="window_attributions"):
         L.attribution_strip_figure(pred, attributions[:1])
+    # The notebook's reading of the sample: summed over each window's frames, both pathways peak
+    # in the lower right quarter, in every window; the Fast map changes more between frames.
+    for a in attributions:
+        for pathway in ("slow", "fast"):
+            total = a[pathway].sum(0)
+            row, col = np.unravel_index(total.argmax(), total.shape)
+            assert row >= total.shape[0] / 2 and col >= total.shape[1] / 2, pathway
+        moves = {p: np.abs(np.diff(a[p], axis=0)).mean() for p in ("slow", "fast")}
+        assert moves["fast"] > moves["slow"]
 
 
 def test_official_predictor_never_downloads(tmp_path, monkeypatch) -> None:
@@ -254,11 +280,13 @@ def test_the_lesson_finetuning_learns_the_two_spins(run) -> None:
     assert rec["config"]["hflip"] is False and rec["config"]["freeze"] == "res4"
     chance = 1 / len(rec["classes"])
     assert rec["val"]["accuracy"] >= 0.75 > chance  # 6 of 8 held-out clips at least
+    assert rec["val_accuracy"][0] == 1.0  # the notebook: 100% after the first epoch (fast mode)
     losses = [v for _, v in rec["loss_curve"]]
     assert np.mean(losses[len(losses) // 2 :]) < np.mean(losses[: len(losses) // 2])
     rows = L.finetune_rows({"pretrained": rec})
     assert rows[0]["val accuracy %"] == round(100 * rec["val"]["accuracy"], 1)
     assert rows[0]["train clips"] == 12 and rows[0]["steps"] == rec["steps"] == 6
+    assert rec["steps"] == steps_for(12, cfg.batch_size, 2)
     scratch = L.finetune_config(cfg.data, pretrained=False)
     assert scratch.weights is None and scratch.freeze == "none" and scratch.out is None
 
@@ -297,6 +325,7 @@ def test_export_check_on_held_out_clips(run, tmp_path: Path) -> None:
 def test_finetune_steps_question_matches_the_split_and_the_loader() -> None:
     labels = [c for c in range(3) for _ in range(12)]
     train, _ = stratified_split(labels, 0.25, seed=0)
-    steps = (len(train) // 8) * 5
+    steps = steps_for(len(train), 8, 5)
+    assert steps == 15 and len(shard_batches(len(train), 8, shuffle_seed=0)) * 5 == steps
     q = L.QUESTIONS["finetune_steps"]
     assert q.solution == str(steps) and q.grade(str(steps)) == "Correct!"

@@ -221,3 +221,18 @@ def test_shipped_checkpoints_load_with_load_weights():
         assert any(not torch.equal(before[k], state[k]) for k in state)
         for k, v in payload["model_state"].items():
             torch.testing.assert_close(state[k], v.to(state[k].dtype), msg=k)
+
+
+def test_process_group_gets_an_explicit_timeout(monkeypatch):
+    """Under torchrun the others wait while rank 0 validates: the process group's timeout is
+    train.PROCESS_GROUP_TIMEOUT (an hour), not torch's default (10 minutes for nccl)."""
+    calls = []
+    monkeypatch.setattr(tr.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(tr.dist, "init_process_group", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(tr.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    rank, world, device, created = tr._setup_distributed()
+    assert (rank, world, device.type, created) == (1, 2, "cpu", True)
+    assert len(calls) == 1 and calls[0] == {"backend": "gloo", "timeout": tr.PROCESS_GROUP_TIMEOUT}
+    assert tr.PROCESS_GROUP_TIMEOUT.total_seconds() == 3600

@@ -401,6 +401,14 @@ def test_resume_refuses_other_settings_or_no_state(tmp_path, monkeypatch):
             tr.train(cfg)
     with pytest.raises(ValueError, match=r"other settings \(lr: 0\.003 -> 0\.1\)"):
         tr.train(dataclasses.replace(cfg, lr=0.1), resume=True)
+    # A run of 2 processes (torchrun) resumed by one: other BN statistics, other weights.
+    partial = tmp_path / "run.pt.partial"
+    state = torch.load(partial, weights_only=True)
+    assert state["world_size"] == 1
+    torch.save({**state, "world_size": 2}, partial)
+    with pytest.raises(ValueError, match=r"2 process\(es\) \(torchrun --nproc_per_node 2\), this "
+                       r"one has 1: resume with torchrun --nproc_per_node 2"):  # fmt: skip
+        tr.train(cfg, resume=True)
 
 
 def test_cli_ctrl_c_prints_where_the_state_is_and_resume_finishes(tmp_path, monkeypatch, capsys):
@@ -464,3 +472,66 @@ def test_cli_compare_only_matching_nothing_writes_nothing(tmp_path, capsys):
     assert "matches no row" in err and "Slow-only" in err
     assert all(results.with_suffix(s).read_text() == "shipped" for s in (".md", ".json", ".png"))
     assert not (tmp_path / "runs").exists()
+
+
+def test_shared_training_step_checks_loss_weights_and_ctrl_c(tmp_path):
+    """train and finetune share `_Steps`: a NaN loss stops before the update, a resumable state
+    is only written with finite weights, a Ctrl-C stops after the step with its state saved."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    written: list[int] = []
+    steps = tr._Steps(model, opt, 1, 0, torch.device("cpu"), "x.partial", written.append, 0.1, 5)
+    x = torch.ones(4, 3)
+
+    def losses(scale: float = 1.0):
+        for half in x.chunk(2):
+            yield model(half).sum() * scale
+
+    before = _state(model)
+    expected = float(model(x).sum().detach()) / 2  # the mean over the 2 shards of their losses
+    value, stop = steps.step(losses(), lr=0.05, shards=2, what="step 0")
+    assert opt.param_groups[0]["lr"] == 0.05 and not stop
+    assert value == pytest.approx(expected, rel=1e-6)
+    assert not torch.equal(model.weight, before["weight"])  # the update was taken
+    steps.after(1, stop, checkpoint_every=1)
+    assert written == [1] and steps.saved == 1
+    steps.after(5, False, checkpoint_every=1)  # the last step: the checkpoint replaces it
+    assert written == [1]
+    updated = _state(model)
+    with pytest.raises(tr.TrainingError, match=r"step 2: the loss is nan.*step 1\) is in x\.part"):
+        steps.step(losses(float("nan")), lr=0.05, shards=2, what="step 2")
+    for k, v in updated.items():
+        assert torch.equal(model.state_dict()[k], v), k  # no update from the NaN loss
+    with torch.no_grad():
+        model.weight[0, 0] = float("inf")
+    with pytest.raises(tr.TrainingError, match=r"step 2: the weights hold NaN/Inf.*step 1\)"):
+        steps.after(3, False, checkpoint_every=3)
+    assert written == [1]  # nothing written from broken weights
+    with torch.no_grad():
+        model.weight[0, 0] = 0.0
+    with pytest.raises(tr.TrainingInterrupted, match=r"after step 4 of 5.*step 4\)") as info:
+        steps.after(4, True, checkpoint_every=0)  # a Ctrl-C seen by some process: save, stop
+    assert written == [1, 4] and info.value.step == 4 and info.value.partial == "x.partial"
+    steps.current = 4
+    with pytest.raises(tr.TrainingInterrupted, match=r"during step 4; .*step 4\)"):
+        with steps.interruptible():
+            raise KeyboardInterrupt  # a second Ctrl-C: at once, the saved state stays
+
+
+def test_resume_with_given_clips_refuses_other_clips(tmp_path, monkeypatch):
+    """train(data=...) on clips of one's own: a resume must get the same clips, not just as many."""
+    task = TINY.task_config()
+    data = ms.make_dataset(TINY.seed, 16, task, progress=False)
+    other = ms.make_dataset(TINY.seed + 7, 16, task, progress=False)
+    cfg = dataclasses.replace(TINY, out=str(tmp_path / "run.pt"))
+    with monkeypatch.context() as m:
+        _poison_batch_at(m, call=2, how="sigint")
+        with pytest.raises(tr.TrainingInterrupted):
+            tr.train(cfg, data=data)
+    saved = torch.load(tmp_path / "run.pt.partial", weights_only=True)["data"]
+    assert saved == tr.data_fingerprint(data) and saved["clips"] == 16
+    assert tr.data_fingerprint(other) != saved
+    with pytest.raises(ValueError, match="belongs to a run on other given clips"):
+        tr.train(cfg, data=other, resume=True)
+    assert tr.train(cfg, data=data, resume=True).record["resumed_from_step"] == 2

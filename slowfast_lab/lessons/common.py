@@ -1,5 +1,5 @@
 """What every lesson uses: fast mode, the device, the opening banner, learner questions, tables
-for a learner (`rows_to_frame`, `display_number`) and the pathway colours of every figure."""
+for a learner (`rows_to_frame`, `display_number`) and the pathway colours of every figure (and the colormap of attribution overlays)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ import torch
 from ..colors import FAST_COLOR, LATERAL_COLOR, PART_COLORS, SLOW_COLOR
 from ..timing import default_device
 
+OVERLAY_CMAP = "inferno"  # attribution maps drawn over frames (lessons 06 and 08)
+
 __all__ = [
     "FAST_COLOR",
     "LATERAL_COLOR",
+    "OVERLAY_CMAP",
     "PART_COLORS",
     "SLOW_COLOR",
     "LESSON_TIMES",

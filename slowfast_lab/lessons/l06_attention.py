@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .. import attribution, synthetic
 from ..model import VideoNet
-from .common import FAST_COLOR, PART_COLORS, SLOW_COLOR, Question
+from .common import FAST_COLOR, OVERLAY_CMAP, PART_COLORS, SLOW_COLOR, Question
 from .l01_sampling import find_clip
 
 
@@ -95,9 +95,6 @@ def overlay_steps(n_fast: int, alpha: int) -> list[int]:
     ... all show one pose; these show the turn, and every Slow frame once."""
     steps = [k * alpha + k % alpha for k in range(n_fast // alpha)]
     return [j for j in steps if j < n_fast]
-
-
-OVERLAY_CMAP = "inferno"
 
 
 def attention_overlay_figure(frames, maps: dict, alpha: int, steps=None, title: str = "") -> Figure:

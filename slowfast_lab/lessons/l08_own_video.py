@@ -28,13 +28,12 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import export, predict, synthetic
 from ..datasets import VIDEO_SUFFIXES
-from ..finetune import FinetuneConfig, FinetuneResult, datasets_for, finetune
+from ..finetune import FinetuneConfig, FinetuneResult, datasets_for, finetune, steps_for
 from ..model import VideoNet
 from ..paths import checkpoints, data_samples
 from ..sampling import eval_view
 from ..video import VideoError, probe, read_frames
-from .common import FAST_COLOR, SLOW_COLOR, Question
-from .l06_attention import OVERLAY_CMAP
+from .common import FAST_COLOR, OVERLAY_CMAP, SLOW_COLOR, Question
 
 SAMPLE = "motionshapes_pacman-stripes-cw.mp4"  # 96 px; the tiny model reads it at 48 px
 TINY_CHECKPOINT = "motionshapes_slowfast_tiny.pt"
@@ -56,7 +55,8 @@ def sample_video(name: str = SAMPLE) -> Path:
 def new_folder(parent: str | os.PathLike | None = None, prefix: str = "lesson08_") -> Path:
     """A new, empty folder for this run's files (uploads, the labelled video, the fine-tuning
     folders, the checkpoint, the export): inside `parent` (default: the system's temporary
-    folder), never one that exists already."""
+    folder), never one that exists already. Nothing deletes it: the notebook says where it is
+    (`runs/`, a git-ignored name anywhere in the checkout, keeps the files beside the lesson)."""
     if parent is not None:
         Path(parent).mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
@@ -111,7 +111,7 @@ def save_upload(value: object, folder: str | os.PathLike) -> Path | None:
     if Path(name).suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(
             f"upload {name!r} is not a video file this lesson reads ({', '.join(VIDEO_SUFFIXES)}); "
-            "convert it, e.g. `ffmpeg -i clip.mov clip.mp4`"
+            "convert it, e.g. `ffmpeg -i clip.3gp clip.mp4`"
         )
     Path(folder).mkdir(parents=True, exist_ok=True)
     while True:
@@ -157,7 +157,7 @@ def upload_widget():
     """A FileUpload for one video file."""
     import ipywidgets as w
 
-    return w.FileUpload(accept=",".join(VIDEO_SUFFIXES + (".mov",)), multiple=False,
+    return w.FileUpload(accept=",".join(VIDEO_SUFFIXES), multiple=False,
                         description="video")  # fmt: skip
 
 
@@ -551,10 +551,8 @@ def export_check_figure(check: dict, title: str = "") -> Figure:
 
 
 def _steps(classes: int, per_class: int, val_fraction: float, batch: int, epochs: int) -> int:
-    """Optimiser steps of a `finetune` run (per class round(val_fraction n) held out, full
-    batches only)."""
-    train = classes * (per_class - round(val_fraction * per_class))
-    return (train // batch or 1) * epochs
+    """Optimiser steps of a `finetune` run (per class round(val_fraction n) held out)."""
+    return steps_for(classes * (per_class - round(val_fraction * per_class)), batch, epochs)
 
 
 _STEPS = _steps(3, 12, 0.25, 8, 5)
@@ -588,7 +586,7 @@ QUESTIONS: dict[str, Question] = {
         "A folder holds 3 classes of 12 clips each; finetune holds out 25% of every class for "
         "validation and uses batch 8 (full batches only) for 5 epochs. How many optimiser steps?",
         f"Each class keeps 12 - round(0.25 x 12) = 9 clips for training, 27 in all; 27 // 8 = 3 "
-        f"full batches per epoch (the last 3 clips wait for the next epoch's shuffle), so "
+        f"full batches per epoch (the last 3 clips, drawn anew by every epoch's shuffle, are left out of that epoch), so "
         f"3 x 5 = {_STEPS} steps.",
         check=lambda s: int(s) == _STEPS,
         solution=str(_STEPS),
