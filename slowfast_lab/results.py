@@ -445,7 +445,7 @@ def actions_figure(rows: list[dict]) -> Figure:
         ax.set_ylim(0, 105)
         ax.set_ylabel("AP (%)" + (", mean and range over seeds" if seeds != [1] else ""))
         ax.set_title(f"{runs[0][0]['metric']} ({head} head)", fontsize=10)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("MotionShapes scenes with actions: who can tell which action", fontsize=11)
     return fig

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -185,3 +186,53 @@ def test_scene_clip_is_the_detection_batchs_clip_with_tracks() -> None:
     )
     with pytest.raises(ValueError, match="kind='scenes_multi'"):
         detect.scene_clip(7, 0, ms.TaskConfig(kind="scenes"))
+
+
+# ------------------------------------------------------------------------------------------------
+# The shipped detection and multi-label checkpoints (data_samples/checkpoints/scenes_multi_*)
+# ------------------------------------------------------------------------------------------------
+
+SHIPPED = {
+    (head, kind): Path(__file__).resolve().parents[1]
+    / "data_samples"
+    / "checkpoints"
+    / f"scenes_multi_{head}_{kind}_tiny.pt"
+    for head in ("detect", "multilabel")
+    for kind in ("slowfast", "slowfast_nolateral", "slow_only")
+}
+MOTIONS = ("still", "circling cw", "circling ccw")
+
+
+@pytest.fixture(scope="module")
+def shipped_actions():
+    """Each shipped model on a fresh split (neither its training, validation nor test seed)."""
+    return {
+        key: tr.evaluate_checkpoint(path, seed=4242, clips=200, progress=False)
+        for key, path in SHIPPED.items()
+    }
+
+
+def test_shipped_action_models_score_as_recorded(shipped_actions):
+    for (head, kind), r in shipped_actions.items():
+        recorded = r["recorded_test"]
+        assert recorded["seed"] != 4242 and recorded["clips"] >= 500, (head, kind)
+        assert r["metric"] == recorded["metric"]
+        # 200 fresh clips against the recorded 1000: APs near 1 move little, those near the
+        # prior (about 1/3 per box, 0.7 per clip for colour) move a few points
+        assert r["map"] == pytest.approx(recorded["map"], abs=0.06), (head, kind)
+        for action in ACTIONS:
+            assert r["per_action"][action] == pytest.approx(
+                recorded["per_action"][action], abs=0.12
+            ), (head, kind, action)
+
+
+def test_shipped_detectors_show_who_needs_which_pathway(shipped_actions):
+    slow = shipped_actions[("detect", "slow_only")]["per_action"]
+    prior = shipped_actions[("detect", "slow_only")]["prior"]
+    # the Slow pathway sees the colour change and never the (aliased) motion
+    assert slow["changing colour"] >= 0.9
+    assert all(slow[m] <= prior[m] + 0.1 for m in MOTIONS)
+    # with the Fast pathway, every motion is found, laterals or not
+    for kind in ("slowfast", "slowfast_nolateral"):
+        aps = shipped_actions[("detect", kind)]["per_action"]
+        assert all(aps[m] >= 0.95 for m in MOTIONS), kind

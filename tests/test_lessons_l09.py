@@ -125,6 +125,9 @@ def test_logit_lean_rows_see_a_pathway_the_head_ignores(detector) -> None:
     assert all(
         line.endswith("-> mostly Slow") for line in text.splitlines() if "+0.00 ->" not in line
     )
+    weak = [{**r, "separation": 0.5 if r["pathway"] == "slow" else 0.0} for r in rows]
+    assert all(line.endswith("neither separates it (the head has not learnt it)")
+               for line in L.separation_summary(weak).splitlines())  # fmt: skip
     counts = {r["action"]: r["boxes"] for r in slow}
     assert all(sum(map(int, c.split("/"))) == 18 for c in counts.values())  # 6 scenes x 3 boxes
 

@@ -398,9 +398,13 @@ def logit_lean_rows(
     return rows
 
 
+SEPARATES = 1.0  # logits: a separation below this on both pathways means the action is not read
+
+
 def separation_summary(rows: list[dict]) -> str:
     """`logit_lean_rows` in words: per action, which pathway's channels separate the boxes that
-    do it from the others, and by how much (in logit units)."""
+    do it from the others, and by how much (in logit units); "neither" when no pathway's
+    channels separate by `SEPARATES` logits."""
     lines = []
     for name in ACTIONS:
         sep = {r["pathway"]: r["separation"] for r in rows if r["action"] == name}
@@ -408,7 +412,12 @@ def separation_summary(rows: list[dict]) -> str:
             continue
         top = max(sep, key=lambda p: sep[p])
         parts = ", ".join(f"{p.capitalize()} channels {v:+.2f}" for p, v in sep.items())
-        lines.append(f"{name}: {parts} -> mostly {top.capitalize()}")
+        verdict = (
+            f"mostly {top.capitalize()}"
+            if sep[top] >= SEPARATES
+            else "neither separates it (the head has not learnt it)"
+        )
+        lines.append(f"{name}: {parts} -> {verdict}")
     return "\n".join(lines)
 
 
