@@ -360,8 +360,9 @@ def randomisation_test(
     of |attribution| between the model and a weight-randomised copy. Near 1 means the map does not
     depend on what the model learned (a failed check); a useful method gives clearly less."""
     a = attribute(model, inputs, target, method=method, progress=False, **kwargs)
+    same = a.target if a.box is None else (a.box, a.target)  # a detector's target is a pair
     b = attribute(
-        randomised_copy(model, seed), inputs, a.target, method=method, progress=False, **kwargs
+        randomised_copy(model, seed), inputs, same, method=method, progress=False, **kwargs
     )
     return {p: spearman(a.maps[p].abs(), b.maps[p].abs()) for p in a.maps}
 

@@ -237,10 +237,19 @@ def actions_rows(records: list[dict]) -> list[dict]:
 
 
 def seed_groups(rows: list[dict]) -> list[list[dict]]:
-    """Rows of the same model, head and res5 dilation (one per training seed), in first-seen order."""
+    """Rows of the same model, head, res5 dilation, steps and test split (one per training seed),
+    in first-seen order: runs that differ otherwise are never averaged together."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["name"], r["head"], r["res5_dilation"]), []).append(r)
+        key = (
+            r["name"],
+            r["head"],
+            r["res5_dilation"],
+            r["steps"],
+            r["test_seed"],
+            r["test_clips"],
+        )
+        groups.setdefault(key, []).append(r)
     return list(groups.values())
 
 

@@ -140,7 +140,16 @@ def test_detection_attribution_differs_between_boxes_not_with_other_boxes(detect
     alone = attribute(
         model, inputs, (0, "still"), method="saliency", boxes=boxes[1:2], progress=False
     )
-    torch.testing.assert_close(alone.maps["fast"], a1.maps["fast"])
+    for p in ("slow", "fast"):
+        torch.testing.assert_close(alone.maps[p], a1.maps[p])
+
+
+def test_randomisation_test_takes_a_detectors_box_and_action(detector) -> None:
+    from slowfast_lab.attribution import randomisation_test
+
+    model, inputs, boxes = detector
+    r = randomisation_test(model, inputs, (1, "still"), method="saliency", boxes=boxes)
+    assert set(r) == {"slow", "fast"} and all(-1 <= v <= 1 for v in r.values())
 
 
 def test_detection_ig_same_for_any_internal_batch(detector) -> None:

@@ -236,3 +236,8 @@ def test_shipped_detectors_show_who_needs_which_pathway(shipped_actions):
     for kind in ("slowfast", "slowfast_nolateral"):
         aps = shipped_actions[("detect", kind)]["per_action"]
         assert all(aps[m] >= 0.95 for m in MOTIONS), kind
+    # the README's finding: with T-conv laterals the colour change stays at chance, without them
+    # it is learnt
+    colour = "changing colour"
+    assert shipped_actions[("detect", "slowfast")]["per_action"][colour] <= prior[colour] + 0.1
+    assert shipped_actions[("detect", "slowfast_nolateral")]["per_action"][colour] >= 0.95

@@ -202,7 +202,7 @@ def test_dilation_rows_count_the_ava_model() -> None:
 def test_recorded_rows_and_the_ava_table(tmp_path) -> None:
     assert L.recorded_rows(tmp_path / "absent.json") is None
     row = {"name": "SlowFast, T-conv", "head": "detect", "res5_dilation": 1, "seed": 0,
-           "metric": "frame mAP@0.5", "map": 0.8, "test_clips": 1000}  # fmt: skip
+           "metric": "frame mAP@0.5", "map": 0.8, "steps": 800, "test_seed": 1000, "test_clips": 1000}  # fmt: skip
     rows = [row, {**row, "seed": 1, "map": 1.0}]  # two training seeds: one line, their mean
     (tmp_path / "a.json").write_text(json.dumps({"rows": rows}))
     assert L.recorded_rows(tmp_path / "a.json") == rows

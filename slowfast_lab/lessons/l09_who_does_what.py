@@ -715,7 +715,7 @@ def our_rows(measured: dict[str, dict | None], recorded: list[dict] | None) -> l
             )
     for runs in seed_groups(recorded or []):
         r = runs[0]
-        seeds = ", ".join(str(x["seed"]) for x in runs)
+        seeds = ", ".join(str(x.get("seed", "?")) for x in runs)
         rows.append(
             {
                 "name": f"{r['name']} ({r['head']})",
