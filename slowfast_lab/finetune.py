@@ -60,11 +60,9 @@ from .train import (
     _load_partial,
     _lr_at,
     _save_partial,
-    _setup_distributed,
+    _start_run,
     _Steps,
-    check_outputs,
     command_line,
-    dist_env,
     machine_load,
     partial_path_of,
     record_path_of,
@@ -369,13 +367,7 @@ def finetune(
     As `train.train`, whose mechanisms (process group, partial state, Ctrl-C) these are.
     """
     check_finetune_config(cfg)
-    if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
-        raise ValueError(f"checkpoint_every={checkpoint_every!r} must be an integer >= 0 (0: off)")
-    if resume and not cfg.out:
-        raise ValueError("resume needs the out path of the interrupted run (--out)")
-    if dist_env()[0] == 0:  # before joining a process group: nothing to tear down on refusal
-        check_outputs(cfg, overwrite, resume)
-    rank, world, device, created = _setup_distributed()
+    rank, world, device, created = _start_run(cfg, overwrite, resume, checkpoint_every)
     try:
         return _finetune(cfg, command, resume, checkpoint_every, rank, world, device)
     finally:

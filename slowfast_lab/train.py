@@ -175,6 +175,21 @@ def _setup_distributed() -> tuple[int, int, torch.device, bool]:
     return rank, world, device, created
 
 
+def _start_run(
+    cfg, overwrite: bool, resume: bool, checkpoint_every: int
+) -> tuple[int, int, torch.device, bool]:
+    """The checks every run makes before training (`checkpoint_every`, `resume` needs `out`, no
+    checkpoint or record replaced without `overwrite`), then `_setup_distributed`. `cfg` is a
+    `TrainConfig` or a `finetune.FinetuneConfig`: both have `out`."""
+    if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} must be an integer >= 0 (0: off)")
+    if resume and not cfg.out:
+        raise ValueError("resume needs the out path of the interrupted run (--out)")
+    if dist_env()[0] == 0:  # before joining a process group: nothing to tear down on refusal
+        check_outputs(cfg, overwrite, resume)
+    return _setup_distributed()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -681,13 +696,7 @@ def train(
     val_clips=0 and test_clips=0 and evaluate the returned model on clips of your own.
     """
     check_train_config(cfg, data)
-    if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
-        raise ValueError(f"checkpoint_every={checkpoint_every!r} must be an integer >= 0 (0: off)")
-    if resume and not cfg.out:
-        raise ValueError("resume needs the out path of the interrupted run (--out)")
-    if dist_env()[0] == 0:  # before joining a process group: nothing to tear down on refusal
-        check_outputs(cfg, overwrite, resume)
-    rank, world, device, created = _setup_distributed()
+    rank, world, device, created = _start_run(cfg, overwrite, resume, checkpoint_every)
     if cfg.shards > 1 and world > 1:
         raise ValueError("shards > 1 emulates DDP in one process; do not combine it with torchrun")
     parts = world * cfg.shards
